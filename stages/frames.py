@@ -1,0 +1,48 @@
+"""Stage frames: decode each video of one side at a constant frame rate into JPEG tar shards.
+
+The target keeps every frame (conversion needs them all); source videos are sampled at ``frames.fps``.
+Writes ``data/frames/<side>/``: shards, ``index.jsonl`` (key, video, frame, time) and ``videos.json``.
+"""
+
+from fractions import Fraction
+from pathlib import Path
+
+from stages.lib import cli, params, video
+from stages.lib.atomic import atomic_dir, write_json
+from stages.lib.imageset import ShardWriter, encode_jpeg
+
+
+def sample_rate(side: str, info: video.VideoInfo, fps: float) -> str:
+    """The constant rate to decode at: the video's own for the target, at most ``fps`` for a source."""
+    own = Fraction(info.rate)
+    if side == "target" or fps >= own:
+        return info.rate
+    rate = Fraction(fps).limit_denominator(1001)
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+def main() -> None:
+    side = cli.side_argument(__doc__)
+    p = params.load("frames")
+    videos = video.list_videos(Path("data/raw") / side)
+    if side == "target" and len(videos) != 1:
+        raise cli.UserError(f"data/raw/target: holds {len(videos)} videos; keep exactly one target video there")
+    infos = {path: video.probe(path) for path in videos}  # every input checked before anything is written
+    with atomic_dir(Path("data/frames") / side) as out:
+        catalogue = {}
+        with ShardWriter(out, "frames") as shards:
+            for path, info in infos.items():
+                rate = sample_rate(side, info, p.fps)
+                count = 0
+                for count, frame in enumerate(cli.progress(video.decode(path, info, rate),
+                                                           f"frames {path.name}"), start=1):
+                    index = count - 1
+                    shards.add(f"{path.stem}_{index:06d}", {"jpg": encode_jpeg(frame, p.jpeg_quality)},
+                               {"video": path.stem, "frame": index, "time": round(index / float(Fraction(rate)), 4)})
+                catalogue[path.stem] = {**info.to_dict(), "file": path.name, "sample_rate": rate, "frames": count}
+        write_json(out / "videos.json", catalogue)
+    cli.log.info("frames@%s: %s", side, ", ".join(f"{k}: {v['frames']} frames" for k, v in catalogue.items()))
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,131 @@
+"""Image collections stored as tar shards with a JSONL index: few large files, which DVC moves fast.
+
+A shard holds up to ``shard_size`` samples; each sample is one or more members named ``<key>.<ext>``
+(the WebDataset convention, so ``tar tf`` and standard loaders open them). ``index.jsonl`` holds one
+record per sample, in order, with its key, its shard and whatever the stage records about it.
+"""
+
+import io
+import json
+import re
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+INDEX = "index.jsonl"
+SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
+
+
+def _check_name(name: str, what: str) -> str:
+    """Keys have no dot (the first dot of a member name ends its key); other names have no empty part."""
+    if not (SAFE_KEY if what == "key" else SAFE_NAME).match(name):
+        raise ValueError(f"unsafe {what} {name!r}: use letters, digits, '_' and '-' only")
+    return name
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok, "OpenCV could not encode a JPEG"
+    return data.tobytes()
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    assert ok, "OpenCV could not encode a PNG"
+    return data.tobytes()
+
+
+def decode_image(data: bytes, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise ValueError("not a decodable image")
+    return image
+
+
+class ShardWriter:
+    """Append samples to numbered tar shards in ``folder`` and write the index on close."""
+
+    def __init__(self, folder: Path, prefix: str, shard_size: int = 1000):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.prefix = _check_name(prefix, "shard prefix")
+        self.shard_size = shard_size
+        self.records: list[dict] = []
+        self._tar: tarfile.TarFile | None = None
+        self._in_shard = 0
+        self._shard_name = ""
+
+    def add(self, key: str, files: dict[str, bytes], record: dict | None = None) -> None:
+        _check_name(key, "key")
+        if self._tar is None or self._in_shard >= self.shard_size:
+            self._next_shard()
+        for ext, data in files.items():
+            info = tarfile.TarInfo(f"{key}.{_check_name(ext, 'extension')}")
+            info.size = len(data)
+            info.mode = 0o644
+            self._tar.addfile(info, io.BytesIO(data))  # mtime, uid and gid stay 0: shards are reproducible
+        self._in_shard += 1
+        self.records.append({"key": key, "shard": self._shard_name, **(record or {})})
+
+    def _next_shard(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+        self._shard_name = f"{self.prefix}-{len(list(self.folder.glob(self.prefix + '-*.tar'))):05d}.tar"
+        self._tar = tarfile.open(self.folder / self._shard_name, "w", format=tarfile.USTAR_FORMAT)
+        self._in_shard = 0
+
+    def close(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+        write_index(self.folder, self.records)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.close()
+        elif self._tar is not None:
+            self._tar.close()
+
+
+def write_index(folder: Path, records: list[dict]) -> None:
+    with open(Path(folder) / INDEX, "w") as out:
+        for record in records:
+            out.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_index(folder: Path) -> list[dict]:
+    path = Path(folder) / INDEX
+    with open(path) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def iter_samples(folder: Path, records: list[dict] | None = None):
+    """Yield ``(record, {ext: bytes})`` for the given records (default: all), one shard open at a time.
+
+    Records are grouped by shard in index order; a member whose name is not ``<key>.<ext>`` of a
+    listed key (a path, ``..``, a link) is refused, so a crafted shard cannot write or read outside.
+    """
+    folder = Path(folder)
+    records = read_index(folder) if records is None else records
+    by_shard: dict[str, list[dict]] = {}
+    for record in records:
+        by_shard.setdefault(_check_name(record["shard"], "shard"), []).append(record)
+    for shard, wanted in by_shard.items():
+        keys = {record["key"] for record in wanted}
+        found: dict[str, dict[str, bytes]] = {}
+        with tarfile.open(folder / shard) as tar:
+            for member in tar:
+                if not member.isfile():
+                    raise ValueError(f"{folder / shard}: member {member.name!r} is not a plain file")
+                key, _, ext = _check_name(member.name, "member name").partition(".")
+                if key in keys:
+                    found.setdefault(key, {})[ext] = tar.extractfile(member).read()
+        for record in wanted:
+            if record["key"] not in found:
+                raise ValueError(f"{folder / shard}: no member for key {record['key']!r}")
+            yield record, found[record["key"]]

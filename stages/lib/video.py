@@ -1,0 +1,138 @@
+"""Video in and out through the ffmpeg binary that imageio-ffmpeg ships, driven by ffmpeg-python.
+
+Frames travel through pipes as raw BGR bytes, so no decoded frame is ever written to disk by ffmpeg.
+"""
+
+import re
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import ffmpeg
+import imageio_ffmpeg
+import numpy as np
+
+from .cli import UserError
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass
+class VideoInfo:
+    """What the pipeline needs to know of an input video."""
+
+    rate: str  # average frame rate as an exact fraction, e.g. "24000/1001"
+    fps: float
+    width: int
+    height: int
+    duration: float
+    has_audio: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def probe(path: Path) -> VideoInfo:
+    """Read a video's size, frame rate, duration and audio; a file ffmpeg cannot read is a UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = next(reader)
+        reader.close()
+    except (OSError, RuntimeError, StopIteration) as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not a readable video ({reason}); replace it with a video file") from None
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+    capture.release()
+    fps = fps if fps and fps > 0 else float(meta.get("fps") or 0)
+    if fps <= 0:
+        raise UserError(f"{path}: no frame rate found; re-encode it with a constant frame rate")
+    rate = Fraction(fps).limit_denominator(1001)
+    width, height = meta["size"]
+    return VideoInfo(
+        rate=f"{rate.numerator}/{rate.denominator}",
+        fps=float(rate),
+        width=int(width),
+        height=int(height),
+        duration=float(meta.get("duration") or 0.0),
+        has_audio=bool(meta.get("audio_codec")),
+    )
+
+
+def decode(path: Path, info: VideoInfo, rate: str | None = None):
+    """Yield the frames of ``path`` as BGR arrays at a constant frame rate (the video's own unless given).
+
+    Variable-frame-rate input is resampled to constant, so frame ``i`` always sits at time ``i / rate``.
+    """
+    frame_bytes = info.width * info.height * 3
+    process = (
+        ffmpeg.input(str(path))
+        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="cfr", r=rate or info.rate)
+        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        .run_async(cmd=FFMPEG, pipe_stdout=True)
+    )
+    count = 0
+    try:
+        while True:
+            data = process.stdout.read(frame_bytes)
+            if len(data) < frame_bytes:
+                break
+            count += 1
+            yield np.frombuffer(data, np.uint8).reshape(info.height, info.width, 3)
+    finally:
+        process.stdout.close()
+        process.wait()
+    if count == 0:
+        raise UserError(f"{path}: ffmpeg decoded no frame; the video is empty or corrupt, replace it")
+
+
+class Encoder:
+    """Encode BGR frames to H.264 through a pipe, muxing in the audio of a reference video (faceswap's -ref)."""
+
+    def __init__(self, path: Path, info: VideoInfo, reference: Path | None, crf: int, preset: str):
+        video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{info.width}x{info.height}",
+                             framerate=info.rate)
+        streams = [video]
+        options = dict(vcodec="libx264", crf=crf, preset=preset, pix_fmt="yuv420p", r=info.rate,
+                       movflags="+faststart")
+        if reference is not None and info.has_audio:
+            streams.append(ffmpeg.input(str(reference)).audio)
+            options["acodec"] = "aac"
+        self._process = (
+            ffmpeg.output(*streams, str(path), format="mp4", **options)
+            .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+            .overwrite_output()
+            .run_async(cmd=FFMPEG, pipe_stdin=True)
+        )
+        self.path = path
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        self._process.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        self.frames += 1
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        if self._process.wait() != 0:
+            raise RuntimeError(f"ffmpeg failed to encode {self.path}")
+
+
+def list_videos(folder: Path) -> list[Path]:
+    """The input videos of one side, in a stable order; their stems become keys, so they must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such folder; put the side's videos there")
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not videos:
+        raise UserError(f"{folder}: no video found; put at least one video there")
+    for video in videos:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", video.stem):
+            raise UserError(f"{video}: rename it to letters, digits, '_' and '-' (its name becomes part of keys)")
+    stems = [v.stem for v in videos]
+    if len(set(stems)) != len(stems):
+        raise UserError(f"{folder}: two videos share a name ({', '.join(stems)}); rename one")
+    return videos

@@ -1,0 +1,73 @@
+"""dvc.yaml declares, for every stage, exactly the code it runs and the params sections it reads,
+so that a change reruns exactly the stages downstream of it."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
+
+
+def local_imports(path: Path) -> set[str]:
+    """The stages.lib modules a file imports, followed transitively."""
+    found, todo = set(), [path]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level == 1:  # relative, inside stages/lib
+                    module = f"stages.lib.{module}" if module else "stages.lib"
+                if module == "stages.lib":
+                    names = [f"stages.lib.{alias.name}" for alias in node.names]
+                elif module.startswith("stages.lib."):
+                    names = [module]
+            for name in names:
+                file = REPO / (name.replace(".", "/") + ".py")
+                if file.exists() and file not in found:
+                    found.add(file)
+                    todo.append(file)
+    return {str(f.relative_to(REPO)) for f in found}
+
+
+def stage_definitions():
+    """Every stage as DVC expands it: ``frames@target`` with ``${key}`` and ``${item...}`` filled in."""
+    for name, stage in DVC["stages"].items():
+        if "foreach" not in stage:
+            yield name, stage
+            continue
+        items = stage["foreach"]
+        pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
+        for key, item in pairs:
+            def fill(match):
+                field = match.group(1)
+                return key if field == "key" else item if field == "item" else item[field.split(".", 1)[1]]
+            text = re.sub(r"\$\{([\w.]+)\}", fill, yaml.safe_dump(stage["do"]))
+            yield f"{name}@{key}", yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("name, stage", list(stage_definitions()))
+def test_code_deps_are_exactly_the_modules_run(name, stage):
+    module = REPO / "stages" / f"{name.split('@')[0]}.py"
+    declared = {d for d in stage["deps"] if d.endswith(".py")}
+    assert declared == {str(module.relative_to(REPO))} | local_imports(module)
+
+
+@pytest.mark.parametrize("name, stage", list(stage_definitions()))
+def test_params_are_exactly_the_sections_read(name, stage):
+    section = name.split("@")[0]
+    source = (REPO / "stages" / f"{section}.py").read_text()
+    assert set(re.findall(r'params\.load\("(\w+)"\)', source)) == {section}
+    assert {str(p).split(".")[0] for p in stage["params"]} == {section}
+
+
+def test_only_the_source_frames_read_the_sampling_rate():
+    stages = dict(stage_definitions())
+    assert "frames.fps" in stages["frames@source"]["params"]
+    assert "frames.fps" not in stages["frames@target"]["params"]

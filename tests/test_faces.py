@@ -1,0 +1,60 @@
+"""Detection, landmarks and alignment on real photographs with the real models."""
+
+import cv2
+import numpy as np
+import pytest
+
+from stages.lib.detect import FaceDetector, crop_square
+from stages.lib.landmarks import (LandmarkModel, alignment_transform, apply, canonical_points, five_points,
+                                  similarity)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return FaceDetector(score_threshold=0.6)
+
+
+def test_two_people_are_two_faces(detector, media):
+    faces = detector.detect(cv2.imread(str(media / "images/two_people.jpg")))
+    assert len(faces) == 2
+    assert faces[0].score >= faces[1].score
+    assert all(len(face.landmarks_5) == 5 for face in faces)
+
+
+def test_no_face_in_animation(detector, media):
+    from stages.lib import video
+    path = media / "fixtures/no_face.mp4"
+    assert all(not detector.detect(frame) for frame in video.decode(path, video.probe(path), "2/1"))
+
+
+def test_similarity_recovers_a_known_transform():
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 100, (10, 2))
+    angle, scale, shift = 0.3, 1.7, np.array([5.0, -3.0])
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = similarity(points, points @ rotation.T + shift)
+    np.testing.assert_allclose(matrix[:, :2], rotation, atol=1e-9)
+    np.testing.assert_allclose(matrix[:, 2], shift, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "luispedro.jpg", "astronaut.png"])
+def test_landmarks_align_to_the_canonical_pose(detector, media, name):
+    image = cv2.imread(str(media / "images" / name))
+    face = detector.detect(image)[0]
+    landmarks = LandmarkModel().predict(image, face.box)
+    assert landmarks.shape == (68, 2)
+    # dlib's eyes, nose and mouth agree with YuNet's five points within a tenth of the face
+    assert np.abs(five_points(landmarks) - np.array(face.landmarks_5)).max() < 0.1 * face.box[2]
+    transform = alignment_transform(landmarks, 64, 0.1)
+    errors = np.linalg.norm(apply(transform, five_points(landmarks)) - canonical_points(64, 0.1), axis=1)
+    assert errors.max() < 0.1 * 64 and errors.mean() < 0.04 * 64  # a turned head cannot fit exactly
+
+
+def test_crop_square_places_the_face(media, detector):
+    image = cv2.imread(str(media / "images/grace_hopper.jpg"))
+    face = detector.detect(image)[0]
+    crop, (x0, y0, side) = crop_square(image, face.box, margin=0.5, max_size=128)
+    assert crop.shape == (128, 128, 3)
+    assert side == pytest.approx(max(face.box[2:]) * 2, rel=1e-3)
+    # the face centre is the crop centre
+    assert x0 + side / 2 == pytest.approx(face.box[0] + face.box[2] / 2, abs=0.1)

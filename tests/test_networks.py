@@ -1,0 +1,46 @@
+"""The autoencoder: shapes, the pixel shuffle, a learning step, save and load."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from stages.lib.networks import ARCHITECTURES, PixelShuffle, build_autoencoder, swap_model  # noqa: E402
+
+
+def test_pixel_shuffle_matches_depth_to_space():
+    x = np.arange(2 * 3 * 3 * 8, dtype=np.float32).reshape(2, 3, 3, 8)
+    out = keras.ops.convert_to_numpy(PixelShuffle()(x))
+    expected = x.reshape(2, 3, 3, 2, 2, 2).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 6, 2)
+    np.testing.assert_array_equal(out, expected)
+    assert out[0, 0, 1, 0] == x[0, 0, 0, 2]  # the second sub-pixel of a row comes from the next channel pair
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_architecture_shapes(name):
+    model = build_autoencoder(name)
+    size = ARCHITECTURES[name].size
+    assert model.input_shape == [(None, size, size, 3)] * 2
+    assert model.output_shape == [(None, size, size, 3)] * 2
+    encoder = model.get_layer("encoder")
+    assert encoder.get_layer("conv0").kernel_size == (5, 5)
+    assert [encoder.get_layer(f"conv{i}").filters for i in range(4)] == list(ARCHITECTURES[name].encoder_filters)
+
+
+def test_learns_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_autoencoder("light")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
+    rng = np.random.default_rng(0)
+    faces = [rng.random((4, 64, 64, 3), dtype=np.float32) for _ in range(2)]
+    first = model.train_on_batch(faces, faces)[0]
+    for _ in range(15):
+        last = model.train_on_batch(faces, faces)[0]
+    assert last < first
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(swap_model(loaded).predict(faces[0], verbose=0),
+                               swap_model(model).predict(faces[0], verbose=0), atol=1e-5)
