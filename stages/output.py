@@ -1,26 +1,34 @@
 """Stage output: convert the target video, putting the source's face on every frame that has a face.
 
-Decodes the target and encodes the result through ffmpeg pipes with the target's audio muxed back in, at the
-frame rate the target was extracted at, so frame ``i`` of the output is frame ``i`` of the alignments.
-Frames with no face pass unchanged. Writes ``data/output/swapped.mp4`` and ``data/metrics/output.json``,
-and logs the metrics on the training run in MLflow.
+Decodes the target and encodes the result through ffmpeg pipes (no frame touches the disk) with the target's
+audio muxed back in, at the rate the target was extracted at, so frame ``i`` of the output is frame ``i`` of
+the alignments. Frames with no face pass unchanged. Writes ``data/output/swapped.mp4``,
+``data/output/side_by_side.mp4`` (target | swapped), before/after stills in ``data/output/stills/``, and the
+quality metrics ``data/metrics/output.json``, which are also logged on the training run in MLflow.
 """
 
 import os
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
 
 from stages.lib import cli, params, tracking, video  # noqa: E402
-from stages.lib.atomic import atomic_file, read_json, write_json  # noqa: E402
-from stages.lib.convert import FaceSwapper  # noqa: E402
+from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json  # noqa: E402
+from stages.lib.convert import FaceSwapper, Look, convert_stream  # noqa: E402
+from stages.lib.evaluation import reconstruction_ssim, side_by_side  # noqa: E402
+from stages.lib.imageset import encode_jpeg  # noqa: E402
+from stages.lib.landmarks import five_points  # noqa: E402
+from stages.lib.placement import jitter, placed_points, smooth_transforms  # noqa: E402
 
 OUTPUT = Path("data/output/swapped.mp4")
-BATCH = 32
-NO_FACE = {"status": "missing", "faces": []}
+SIDE_BY_SIDE = Path("data/output/side_by_side.mp4")
+STILLS = Path("data/output/stills")
+METRICS = Path("data/metrics/output.json")
 
 
 def main() -> None:
@@ -28,40 +36,71 @@ def main() -> None:
     (name, meta), = read_json(Path("data/frames/target/videos.json")).items()
     document = read_json(Path("data/alignments/target/alignments.json"))
     entries = document["videos"][name]["frames"]
-    info = video.VideoInfo(**{k: meta[k] for k in ("rate", "fps", "width", "height", "duration", "has_audio")})
-    info.rate = meta["sample_rate"]
+    size, padding = document["aligned_size"], document["padding"]
+    info = video.VideoInfo(**{k: meta[k] for k in ("fps", "width", "height", "duration", "has_audio")},
+                           rate=meta["sample_rate"])
     target_path = Path("data/raw/target") / meta["file"]
-    swapper = FaceSwapper(keras.saving.load_model("models/faceswap.keras"), document["aligned_size"], p.feather)
-    frames = swapped = 0
-    with atomic_file(OUTPUT) as tmp:
-        encoder = video.Encoder(tmp, info, target_path, p.crf, p.preset)
-        batch = []
 
-        def flush():
-            nonlocal swapped
-            converted, count = swapper.convert(batch, [entries[i] if i < len(entries) else NO_FACE
-                                                       for i in range(frames - len(batch), frames)])
-            swapped += count
-            for frame in converted:
-                encoder.write(frame)
-            batch.clear()
+    faces = [entry["faces"][0] if entry["faces"] else None for entry in entries]
+    raw = [np.array(face["transform"]) if face else None for face in faces]
+    transforms = smooth_transforms(raw, p.smooth_frames)
+    landmarks = [np.array(face["landmarks_68"]) if face else None for face in faces]
+    with_face = [i for i, face in enumerate(faces) if face]
+    still_frames = {with_face[int(i)] for i in np.linspace(0, len(with_face) - 1, p.stills).round()} \
+        if with_face else set()
 
-        for frame in cli.progress(video.decode(target_path, info), "output", len(entries)):
-            batch.append(frame)
-            frames += 1
-            if len(batch) == BATCH:
-                flush()
-        flush()
+    autoencoder = keras.saving.load_model("models/faceswap.keras")
+    swapper = FaceSwapper(autoencoder, size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather))
+    placements = [(transforms[i], landmarks[i]) if face else None for i, face in enumerate(faces)]
+    counts = {"swapped": 0, "changed_without_face": 0}
+    with atomic_file(OUTPUT) as tmp, atomic_file(SIDE_BY_SIDE) as tmp_pair, atomic_dir(STILLS) as stills:
+        encoder = video.Encoder(tmp, info, target_path, p.crf, p.preset, p.codec)
+        blank = np.zeros((info.height, info.width, 3), np.uint8)
+        pair_height, pair_width = side_by_side(blank, blank).shape[:2]
+        pair_info = video.VideoInfo(**{**info.to_dict(), "width": pair_width, "height": pair_height})
+        pair_encoder = video.Encoder(tmp_pair, pair_info, target_path, p.crf, p.preset, p.codec)
+
+        def write(index, original, converted):
+            changed = not np.array_equal(original, converted)
+            has_face = index < len(faces) and faces[index] is not None
+            counts["swapped"] += changed and has_face
+            counts["changed_without_face"] += changed and not has_face
+            encoder.write(converted)
+            pair = side_by_side(original, converted)
+            pair_encoder.write(pair)
+            if index in still_frames:
+                (stills / f"frame_{index:06d}.jpg").write_bytes(encode_jpeg(pair))
+
+        frames = convert_stream(cli.progress(video.decode(target_path, info), "output", len(entries)), placements,
+                                swapper, write)
         encoder.close()
-    with_face = sum(1 for entry in entries if entry["faces"])
-    metrics = {"frames": frames, "frames_with_face": with_face, "frames_swapped": swapped,
-               "coverage": round(swapped / with_face, 4) if with_face else 0.0, "audio": info.has_audio}
-    write_json(Path("data/metrics/output.json"), metrics)
+        pair_encoder.close()
+
+    metrics = {
+        "frames": frames,
+        "frames_with_face": len(with_face),
+        "frames_swapped": counts["swapped"],
+        "coverage": round(counts["swapped"] / len(with_face), 4) if with_face else 0.0,
+        "swaps_on_frames_without_face": counts["changed_without_face"],
+        "audio": info.has_audio,
+        "jitter_target_landmarks_px": round(jitter([five_points(l) if l is not None else None for l in landmarks]), 3),
+        "jitter_placement_unsmoothed_px": round(jitter([placed_points(t, size, padding) if t is not None else None
+                                                        for t in raw]), 3),
+        "jitter_placement_px": round(jitter([placed_points(t, size, padding) if t is not None else None
+                                             for t in transforms]), 3),
+        **reconstruction_ssim(autoencoder),
+    }
+    write_json(METRICS, metrics)
     run = read_json(tracking.RUN_FILE)
     tracking.setup()
     with mlflow.start_run(run_id=run["run_id"]):
         mlflow.log_metrics({f"output_{k}": float(v) for k, v in metrics.items()})
+        mlflow.log_artifacts(str(STILLS), "output/stills")
+        mlflow.log_artifact(str(SIDE_BY_SIDE), "output")
     cli.log.info("output: %s, %s", OUTPUT, metrics)
+    if metrics["coverage"] < 1:
+        cli.log.warning("output: %d of %d frames with a face were not swapped", len(with_face) - counts["swapped"],
+                        len(with_face))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
-PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore")
+PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +20,22 @@ def media() -> Path:
     return MEDIA
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    """A copy of the project's code and params in a fresh folder, as the working directory."""
-    root = tmp_path / "project"
-    root.mkdir()
+def copy_project(root: Path) -> Path:
+    """Copy the project's code, pipeline and params (not its data) into a new folder ``root``."""
+    root.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy(source, root / name)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the project's code and params in a fresh folder, as the working directory."""
+    root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
     return root
 
@@ -95,3 +100,22 @@ def s3_endpoint(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
+    """Cut ``seconds`` of a clip from ``start`` with the project's ffmpeg, re-encoded to H.264 + AAC."""
+    from stages.lib.video import FFMPEG
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
+
+
+def set_params(root: Path, changes: dict) -> None:
+    """Update sections of ``root/params.yaml``."""
+    import yaml
+
+    data = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        data[section].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))

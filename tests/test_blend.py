@@ -1,22 +1,53 @@
-"""Putting a face back: the mask decides what changes, nothing outside it moves."""
+"""Putting a face back: the mask decides what changes, colours follow the target, nothing outside moves."""
 
+import cv2
 import numpy as np
+import pytest
 
 from stages.lib.blend import face_mask, match_colour, paste
 
 
-def test_paste_changes_only_inside_the_mask():
+def square_face():
+    """68 points on a square (x 10..54, y 20..58) with the chin (8) at the bottom and the brows (17-26) on top."""
+    points = np.array([[10, 20], [54, 20], [54, 58], [10, 58]] * 17, np.float64)
+    points[8] = [32, 58]
+    points[17:27] = np.stack([np.linspace(12, 52, 10), np.full(10, 20.0)], 1)
+    return points
+
+
+SQUARE = square_face()
+
+
+def frame_and_face():
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
     face = np.full((64, 64, 3), 200.0, np.float32)
     mask = np.zeros((64, 64), np.float32)
     mask[16:48, 16:48] = 1
     transform = np.array([[1.0, 0, -40], [0, 1.0, -30]])  # the aligned face sits at (40, 30) in the frame
-    out = paste(frame, face, mask, transform)
-    np.testing.assert_array_equal(out[30 + 16:30 + 48, 40 + 16:40 + 48], 200)
+    return frame, face, mask, transform
+
+
+@pytest.mark.parametrize("mode", ["alpha", "poisson"])
+def test_paste_changes_only_inside_the_mask(mode):
+    frame, face, mask, transform = frame_and_face()
+    out = paste(frame, face, mask, transform, mode)
     outside = np.ones(frame.shape[:2], bool)
     outside[30 + 15:30 + 49, 40 + 15:40 + 49] = False
     np.testing.assert_array_equal(out[outside], frame[outside])
+    inside = out[30 + 20:30 + 44, 40 + 20:40 + 44].astype(int)
+    assert np.abs(inside - frame[30 + 20:30 + 44, 40 + 20:40 + 44]).mean() > 20
+
+
+def test_alpha_puts_the_face_as_it_is():
+    frame, face, mask, transform = frame_and_face()
+    np.testing.assert_array_equal(paste(frame, face, mask, transform)[30 + 16:30 + 48, 40 + 16:40 + 48], 200)
+
+
+def test_poisson_at_the_frame_edge_falls_back_to_alpha():
+    frame, face, mask, _ = frame_and_face()
+    at_corner = np.array([[1.0, 0, 16], [0, 1.0, 16]])  # the mask starts at the frame's first pixel
+    np.testing.assert_array_equal(paste(frame, face, mask, at_corner, "poisson"), paste(frame, face, mask, at_corner))
 
 
 def test_empty_mask_leaves_frame_unchanged():
@@ -25,17 +56,30 @@ def test_empty_mask_leaves_frame_unchanged():
     np.testing.assert_array_equal(out, frame)
 
 
-def test_mask_is_feathered_inside_the_hull():
-    landmarks = np.array([[10, 10], [54, 10], [54, 54], [10, 54]] * 17, np.float64)
-    sharp = face_mask(landmarks, np.eye(2, 3), 64, feather=0)
-    soft = face_mask(landmarks, np.eye(2, 3), 64, feather=4)
-    assert sharp[32, 32] == 1 and sharp[5, 5] == 0
-    assert soft[32, 32] > 0.99 and 0 < soft[12, 32] < 1
-    assert soft.sum() < sharp.sum()
+def test_mask_reaches_the_forehead_shrinks_and_feathers():
+    plain = face_mask(SQUARE, 64, forehead=0, erode=0, feather=0)
+    assert plain[40, 32] == 1 and plain[15, 32] == 0
+    raised = face_mask(SQUARE, 64, forehead=0.2, erode=0, feather=0)
+    assert raised[15, 32] == 1 and raised.sum() > plain.sum()
+    soft = face_mask(SQUARE, 64, forehead=0, erode=4, feather=3)
+    assert soft[40, 32] > 0.99 and 0 < soft[22, 32] < 1
+    assert soft.sum() < plain.sum()
 
 
-def test_match_colour_moves_the_mean_inside_the_mask():
+@pytest.mark.parametrize("mode", ["lab", "histogram"])
+def test_colour_matching_moves_the_face_to_the_reference(mode):
+    rng = np.random.default_rng(3)
+    face = rng.normal(100, 10, (32, 32, 3)).clip(0, 255)
+    reference = rng.normal((150, 120, 90), 25, (32, 32, 3)).clip(0, 255).astype(np.uint8)
+    mask = np.ones((32, 32), np.float32)
+    matched = match_colour(face, reference, mask, mode)
+    if mode == "lab":  # means and spreads match in L*a*b*, where the transfer works
+        matched = cv2.cvtColor(matched.astype(np.uint8), cv2.COLOR_BGR2LAB).astype(np.float32)
+        reference = cv2.cvtColor(reference, cv2.COLOR_BGR2LAB)
+    np.testing.assert_allclose(matched.mean((0, 1)), reference.mean((0, 1)), atol=2)
+    np.testing.assert_allclose(matched.std((0, 1)), reference.std((0, 1)), rtol=0.15)
+
+
+def test_no_colour_matching_keeps_the_face():
     face = np.full((8, 8, 3), 100.0)
-    reference = np.full((8, 8, 3), 140.0)
-    mask = np.ones((8, 8), np.float32)
-    np.testing.assert_allclose(match_colour(face, reference, mask), 140.0)
+    np.testing.assert_array_equal(match_colour(face, np.zeros((8, 8, 3), np.uint8), np.ones((8, 8)), "none"), face)

@@ -1,35 +1,84 @@
-"""Putting a generated face back into its frame: mask, colour match, warp back, alpha blend."""
+"""Putting a generated face back into its frame: mask, colour match, warp back, blend."""
 
 import cv2
 import numpy as np
 
-from .landmarks import apply, hull_mask
+from .landmarks import hull_mask
+
+BROWS = slice(17, 27)
+CHIN = 8
+COLOUR_MODES = ("lab", "histogram", "none")
+BLEND_MODES = ("alpha", "poisson")
 
 
-def face_mask(landmarks_68: np.ndarray, transform: np.ndarray, size: int, feather: int) -> np.ndarray:
-    """The landmark hull in aligned coordinates, shrunk and softened by ``feather`` px, as float in [0, 1]."""
-    mask = hull_mask(apply(transform, landmarks_68), size)
+def face_mask(landmarks: np.ndarray, size: int, forehead: float, erode: int, feather: int) -> np.ndarray:
+    """The landmark hull (aligned coordinates) with the brows raised over the forehead by ``forehead`` of the
+    brow-to-chin height, shrunk by ``erode`` px and softened by ``feather`` px, as float in [0, 1]."""
+    points = np.array(landmarks, np.float64)
+    brows = points[BROWS].copy()
+    brows[:, 1] -= forehead * (points[CHIN, 1] - brows[:, 1].mean())
+    mask = hull_mask(np.vstack([points, brows]), size)
+    if erode > 0:
+        mask = cv2.erode(mask, np.ones((erode, erode), np.uint8))
     if feather > 0:
-        kernel = np.ones((feather, feather), np.uint8)
-        mask = cv2.erode(mask, kernel)
         mask = cv2.GaussianBlur(mask, (0, 0), feather)
     return mask.astype(np.float32) / 255.0
 
 
-def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Shift the generated face's mean colour inside the mask to the original face's, per channel."""
-    weights = mask[..., None]
-    total = max(float(weights.sum()), 1e-6)
-    shift = ((reference - face) * weights).sum((0, 1)) / total
-    return np.clip(face + shift, 0, 255)
+def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """Make the generated face's colours inside the mask those of the original face: ``lab`` matches the mean
+    and spread of each L*a*b* channel, ``histogram`` the whole distribution of each BGR channel."""
+    face = np.clip(face, 0, 255).astype(np.uint8)
+    inside = mask > 0.5
+    if mode == "none" or inside.sum() < 16:
+        return face.astype(np.float32)
+    if mode == "lab":
+        lab_face = cv2.cvtColor(face, cv2.COLOR_BGR2LAB).astype(np.float32)
+        lab_ref = cv2.cvtColor(reference, cv2.COLOR_BGR2LAB).astype(np.float32)
+        f, r = lab_face[inside], lab_ref[inside]
+        lab = (lab_face - f.mean(0)) * (r.std(0) / np.maximum(f.std(0), 1e-3)) + r.mean(0)
+        return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR).astype(np.float32)
+    out = np.empty(face.shape, np.float32)
+    for channel in range(3):
+        out[..., channel] = _match_histogram(face[..., channel], reference[..., channel][inside],
+                                             face[..., channel][inside])
+    return out
 
 
-def paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, transform: np.ndarray) -> np.ndarray:
-    """Warp an aligned face and its mask back into the frame with the inverse of ``transform``; blend."""
+def _match_histogram(channel: np.ndarray, reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Map each level of ``channel`` to the reference level at the same quantile (quantiles taken in the mask)."""
+    source_cdf = np.cumsum(np.bincount(values, minlength=256)) / len(values)
+    reference_cdf = np.cumsum(np.bincount(reference, minlength=256)) / len(reference)
+    lookup = np.interp(source_cdf, reference_cdf, np.arange(256))
+    return lookup[channel].astype(np.float32)
+
+
+def paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, transform: np.ndarray,
+          mode: str = "alpha") -> np.ndarray:
+    """Warp an aligned face and its mask back into the frame with the inverse of ``transform`` and blend:
+    ``alpha`` mixes by the feathered mask, ``poisson`` solves for seamless gradients (cv2.seamlessClone)."""
     height, width = frame.shape[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     placed = cv2.warpAffine(face.astype(np.float32), transform, (width, height), flags=flags,
                             borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, transform, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT)[..., None]
-    blended = frame.astype(np.float32) * (1 - alpha) + placed * alpha
+    alpha = cv2.warpAffine(mask, transform, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    if mode == "poisson":
+        cloned = _poisson(frame, placed, alpha)
+        if cloned is not None:
+            return cloned
+    blended = frame.astype(np.float32) * (1 - alpha[..., None]) + placed * alpha[..., None]
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def _poisson(frame: np.ndarray, placed: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+    """seamlessClone of the placed face; None where the mask is empty or touches the frame's edge, which
+    seamlessClone cannot solve, so the caller falls back to alpha blending."""
+    binary = (alpha > 0.5).astype(np.uint8) * 255
+    ys, xs = np.nonzero(binary)
+    height, width = frame.shape[:2]
+    if len(xs) == 0 or xs.min() < 1 or ys.min() < 1 or xs.max() > width - 2 or ys.max() > height - 2:
+        return None
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    source = np.clip(placed[y0:y1, x0:x1] + 0.5, 0, 255).astype(np.uint8)
+    centre = (int((x0 + x1) // 2), int((y0 + y1) // 2))
+    return cv2.seamlessClone(source, frame, binary[y0:y1, x0:x1], centre, cv2.NORMAL_CLONE)

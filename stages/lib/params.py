@@ -9,7 +9,8 @@ from .cli import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
-# Every key params.yaml must hold, with its type. A float key also takes a whole number.
+# Every key params.yaml must hold, with its type, or with the tuple of strings it may be.
+# A float key also takes a whole number.
 SCHEMA = {
     "frames": {
         "fps": float,  # frames per second decoded from source videos; the target keeps every frame
@@ -38,9 +39,16 @@ SCHEMA = {
         "preview_every": int,  # steps between preview images
     },
     "output": {
-        "crf": int,  # x264 quality: lower is better and larger
-        "preset": str,  # x264 speed preset
-        "feather": int,  # blur radius (px at the aligned size) softening the mask edge
+        "codec": ("libx264", "libx265"),
+        "crf": int,  # quality: lower is better and larger
+        "preset": str,  # encoder speed preset (ultrafast ... veryslow)
+        "colour": ("lab", "histogram", "none"),  # how the new face's colours are matched to the target's
+        "blend": ("alpha", "poisson"),  # feathered alpha, or Poisson (cv2.seamlessClone)
+        "forehead": float,  # the mask reaches this share of the brow-to-chin height above the brows
+        "erode": int,  # px (at the model's size) the mask shrinks by
+        "feather": int,  # blur radius (px at the model's size) softening the mask edge
+        "smooth_frames": int,  # placement averaged over this many frames either side; 0 is off
+        "stills": int,  # before/after stills written to data/output/stills
     },
 }
 
@@ -64,15 +72,21 @@ def _check(data) -> None:
                 )
         for key, kind in keys.items():
             if key not in values:
-                raise UserError(f"{PARAMS_FILE}: missing key '{section}.{key}' ({kind.__name__}); add it")
-            value = values[key]
-            ok = isinstance(value, kind) and not isinstance(value, bool)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-            if not ok:
-                raise UserError(
-                    f"{PARAMS_FILE}: '{section}.{key}' must be {kind.__name__}, got {value!r} ({type(value).__name__})"
-                )
+                raise UserError(f"{PARAMS_FILE}: missing key '{section}.{key}'; add it")
+            _check_value(f"{section}.{key}", kind, values[key])
+
+
+def _check_value(name: str, kind, value) -> None:
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise UserError(f"{PARAMS_FILE}: '{name}' is {value!r}; choose one of {', '.join(kind)}")
+        return
+    is_bool = isinstance(value, bool)
+    ok = isinstance(value, kind) and (kind is bool or not is_bool)
+    if kind is float and isinstance(value, int) and not is_bool:
+        ok = True
+    if not ok:
+        raise UserError(f"{PARAMS_FILE}: '{name}' must be {kind.__name__}, got {value!r} ({type(value).__name__})")
 
 
 def load_all(path: Path = PARAMS_FILE) -> dict:

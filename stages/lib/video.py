@@ -93,12 +93,14 @@ def decode(path: Path, info: VideoInfo, rate: str | None = None):
 class Encoder:
     """Encode BGR frames to H.264 through a pipe, muxing in the audio of a reference video (faceswap's -ref)."""
 
-    def __init__(self, path: Path, info: VideoInfo, reference: Path | None, crf: int, preset: str):
+    def __init__(self, path: Path, info: VideoInfo, reference: Path | None, crf: int, preset: str,
+                 codec: str = "libx264"):
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{info.width}x{info.height}",
                              framerate=info.rate)
         streams = [video]
-        options = dict(vcodec="libx264", crf=crf, preset=preset, pix_fmt="yuv420p", r=info.rate,
-                       movflags="+faststart")
+        options = dict(vcodec=codec, crf=crf, preset=preset, pix_fmt="yuv420p", r=info.rate, movflags="+faststart")
+        if codec == "libx265":
+            options["tag:v"] = "hvc1"  # the tag Apple players need to open HEVC in MP4
         if reference is not None and info.has_audio:
             streams.append(ffmpeg.input(str(reference)).audio)
             options["acodec"] = "aac"

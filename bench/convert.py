@@ -1,0 +1,99 @@
+"""Benchmark the output stage's conversion: frames per second at the sample's 640x360 against real time.
+
+Each figure is measured in the same run as a baseline, ffmpeg decoding and re-encoding the same frames with
+nothing in between, so the ratio says what the face swap costs on this machine whatever else it is doing.
+Models are built untrained (speed does not depend on the weights), so only the target's alignments are
+needed: run ``dvc repro alignments@target`` (or ``dvc pull alignments@target``) first.
+
+    python -m bench.convert [--frames 240] [--repeat 2]
+"""
+
+import argparse
+import itertools
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from stages.lib import params, tracking, video  # noqa: E402
+from stages.lib.atomic import read_json  # noqa: E402
+from stages.lib.convert import FaceSwapper, Look, convert_stream  # noqa: E402
+from stages.lib.networks import build_autoencoder  # noqa: E402
+from stages.lib.placement import smooth_transforms  # noqa: E402
+
+
+def timed(run, repeat: int) -> float:
+    """The best of ``repeat`` wall-clock times, in seconds: the run least disturbed by other work."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=240, help="target frames converted per measurement")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    p = params.load("output")
+    alignments = Path("data/alignments/target/alignments.json")
+    if not alignments.exists():
+        raise SystemExit(f"error: {alignments}: not found; run `dvc repro alignments@target` first")
+    (name, meta), = read_json(Path("data/frames/target/videos.json")).items()
+    document = read_json(alignments)
+    info = video.VideoInfo(**{k: meta[k] for k in ("fps", "width", "height", "duration", "has_audio")},
+                           rate=meta["sample_rate"])
+    source = Path("data/raw/target") / meta["file"]
+    entries = document["videos"][name]["frames"][:args.frames]
+    faces = [entry["faces"][0] if entry["faces"] else None for entry in entries]
+    transforms = smooth_transforms([np.array(f["transform"]) if f else None for f in faces], p.smooth_frames)
+    placements = [(t, np.array(f["landmarks_68"])) if f else None for t, f in zip(transforms, faces)]
+    frames = [frame for _, frame in zip(range(args.frames), video.decode(source, info))]
+    count = len(frames)
+
+    def first_frames():
+        return itertools.islice(video.decode(source, info), count)
+
+    print(f"machine: {tracking.machine()}; keras {keras.__version__} on {keras.backend.backend()}")
+    print(f"target: {source} {info.width}x{info.height} at {info.fps:.3f} fps; {count} frames; "
+          f"x264 preset {p.preset}, crf {p.crf}; best of {args.repeat}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.mp4"
+
+        def passthrough():
+            encoder = video.Encoder(out, info, None, p.crf, p.preset, p.codec)
+            for frame in first_frames():
+                encoder.write(frame)
+            encoder.close()
+
+        baseline = timed(passthrough, args.repeat)
+        rows.append(("decode + encode only (baseline)", baseline))
+        for architecture in ("light", "original"):
+            for blend in ("alpha", "poisson"):
+                swapper = FaceSwapper(build_autoencoder(architecture), document["aligned_size"],
+                                      Look(p.colour, blend, p.forehead, p.erode, p.feather))
+                swapper.convert(frames[:2], placements[:2])  # warm up: the first predict builds the graph
+
+                def convert():
+                    encoder = video.Encoder(out, info, None, p.crf, p.preset, p.codec)
+                    convert_stream(first_frames(), placements, swapper, lambda i, original, new: encoder.write(new))
+                    encoder.close()
+
+                rows.append((f"convert, {architecture} model, {blend} blend", timed(convert, args.repeat)))
+    print(f"\n{'measurement':42} {'frames/s':>9} {'x real time':>12} {'time / baseline':>16}")
+    for label, seconds in rows:
+        fps = count / seconds
+        print(f"{label:42} {fps:9.1f} {fps / info.fps:12.2f} {seconds / baseline:16.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The output stage on a target whose first part has no face (fixtures/noface_face.mov): those frames come
+out as they went in, the face frames change, and the metrics count only frames with a face."""
+
+import json
+
+import numpy as np
+import pytest
+
+from stages.lib import video
+from tests.conftest import copy_project, run_stage, set_params, trim
+
+pytestmark = pytest.mark.slow
+
+TINY = {"frames": {"fps": 10}, "model": {"steps": 4, "batch_size": 4, "log_every": 2, "preview_every": 4},
+        "output": {"preset": "ultrafast", "stills": 2}}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory, media):
+    root = copy_project(tmp_path_factory.mktemp("output") / "project")
+    trim(media / "fixtures/noface_face.mov", root / "data/raw/target/target.mp4", 1.6, start=3.0)
+    trim(media / "pair/source.mp4", root / "data/raw/source/source.mp4", 1.2)
+    set_params(root, TINY)
+    for side in ("target", "source"):
+        for stage in ("frames", "crops", "filtered", "alignments"):
+            run_stage(stage, "--side", side, cwd=root)
+    run_stage("model", cwd=root)
+    run_stage("output", cwd=root)
+    return root
+
+
+def test_frames_without_a_face_pass_unchanged(converted):
+    target, output = converted / "data/raw/target/target.mp4", converted / "data/output/swapped.mp4"
+    frames_in = list(video.decode(target, video.probe(target)))
+    frames_out = list(video.decode(output, video.probe(output)))
+    assert len(frames_out) == len(frames_in)
+    alignments = json.loads((converted / "data/alignments/target/alignments.json").read_text())
+    statuses = [entry["status"] for entry in alignments["videos"]["target"]["frames"]]
+    assert "missing" in statuses and "detected" in statuses  # the clip crosses from no face to a face
+    for status, before, after in zip(statuses, frames_in, frames_out):
+        if status == "missing":
+            assert psnr(before, after) > 38  # only the encoder's loss
+    face_psnr = [psnr(b, a) for s, b, a in zip(statuses, frames_in, frames_out) if s != "missing"]
+    assert max(face_psnr) < 36  # every face frame changed more than encoding alone changes it
+
+
+def test_metrics_count_only_frames_with_a_face(converted):
+    metrics = json.loads((converted / "data/metrics/output.json").read_text())
+    alignments = json.loads((converted / "data/alignments/target/alignments.json").read_text())
+    with_face = sum(1 for entry in alignments["videos"]["target"]["frames"] if entry["faces"])
+    assert metrics["frames_with_face"] == with_face < metrics["frames"]
+    assert metrics["frames_swapped"] == with_face and metrics["coverage"] == 1.0
+    assert metrics["swaps_on_frames_without_face"] == 0
+    assert metrics["audio"] is True
+    assert 0 < metrics["reconstruction_ssim_target"] <= 1 and metrics["held_out_faces_target"] >= 1
+    assert metrics["jitter_placement_px"] <= metrics["jitter_placement_unsmoothed_px"]
+
+
+def test_side_by_side_and_stills(converted):
+    pair = video.probe(converted / "data/output/side_by_side.mp4")
+    single = video.probe(converted / "data/output/swapped.mp4")
+    assert (pair.width, pair.height) == (2 * single.width, single.height)
+    assert len(list((converted / "data/output/stills").glob("frame_*.jpg"))) == 2
