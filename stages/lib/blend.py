@@ -56,29 +56,54 @@ def _match_histogram(channel: np.ndarray, reference: np.ndarray, values: np.ndar
 def paste(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, transform: np.ndarray,
           mode: str = "alpha") -> np.ndarray:
     """Warp an aligned face and its mask back into the frame with the inverse of ``transform`` and blend:
-    ``alpha`` mixes by the feathered mask, ``poisson`` solves for seamless gradients (cv2.seamlessClone)."""
-    height, width = frame.shape[:2]
+    ``alpha`` mixes by the feathered mask, ``poisson`` solves for seamless gradients (cv2.seamlessClone).
+
+    Only the face's bounding box in the frame is warped and blended, so the cost follows the face, not the frame.
+    """
+    box = _face_box(transform, mask.shape[0], frame.shape)
+    if box is None:
+        return frame.copy()
+    x0, y0, x1, y1 = box
+    local = transform.copy()
+    local[:, 2] += transform[:, :2] @ (x0, y0)  # the same mapping, from box pixels instead of frame pixels
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    placed = cv2.warpAffine(face.astype(np.float32), transform, (width, height), flags=flags,
+    placed = cv2.warpAffine(face.astype(np.float32), local, (x1 - x0, y1 - y0), flags=flags,
                             borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, transform, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    alpha = cv2.warpAffine(mask, local, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_CONSTANT)
     if mode == "poisson":
-        cloned = _poisson(frame, placed, alpha)
+        cloned = _poisson(frame, placed, alpha, (x0, y0))
         if cloned is not None:
             return cloned
-    blended = frame.astype(np.float32) * (1 - alpha[..., None]) + placed * alpha[..., None]
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    out = frame.copy()
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    weight = alpha[..., None]
+    out[y0:y1, x0:x1] = np.clip(region * (1 - weight) + placed * weight + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
-def _poisson(frame: np.ndarray, placed: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
-    """seamlessClone of the placed face; None where the mask is empty or touches the frame's edge, which
-    seamlessClone cannot solve, so the caller falls back to alpha blending."""
+def _face_box(transform: np.ndarray, size: int, shape) -> tuple[int, int, int, int] | None:
+    """The frame pixels the aligned square covers (x0, y0, x1, y1), clipped to the frame; None if outside it."""
+    inverse = cv2.invertAffineTransform(transform)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    height, width = shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)) - 1, 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)) + 2, (width, height)).astype(int)
+    return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
+
+
+def _poisson(frame: np.ndarray, placed: np.ndarray, alpha: np.ndarray, origin) -> np.ndarray | None:
+    """seamlessClone of the placed face (box pixels, at ``origin`` in the frame); None where the mask is empty
+    or touches the frame's edge, which seamlessClone cannot solve, so the caller falls back to alpha blending."""
     binary = (alpha > 0.5).astype(np.uint8) * 255
     ys, xs = np.nonzero(binary)
+    if len(xs) == 0:
+        return None
+    xs, ys = xs + origin[0], ys + origin[1]
     height, width = frame.shape[:2]
-    if len(xs) == 0 or xs.min() < 1 or ys.min() < 1 or xs.max() > width - 2 or ys.max() > height - 2:
+    if xs.min() < 1 or ys.min() < 1 or xs.max() > width - 2 or ys.max() > height - 2:
         return None
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    source = np.clip(placed[y0:y1, x0:x1] + 0.5, 0, 255).astype(np.uint8)
+    crop = np.s_[y0 - origin[1]:y1 - origin[1], x0 - origin[0]:x1 - origin[0]]
+    source = np.clip(placed[crop] + 0.5, 0, 255).astype(np.uint8)
     centre = (int((x0 + x1) // 2), int((y0 + y1) // 2))
-    return cv2.seamlessClone(source, frame, binary[y0:y1, x0:x1], centre, cv2.NORMAL_CLONE)
+    return cv2.seamlessClone(source, frame, binary[crop], centre, cv2.NORMAL_CLONE)

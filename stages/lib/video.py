@@ -84,6 +84,8 @@ def decode(path: Path, info: VideoInfo, rate: str | None = None):
             count += 1
             yield np.frombuffer(data, np.uint8).reshape(info.height, info.width, 3)
     finally:
+        if process.poll() is None:  # the caller stopped early: end ffmpeg before it writes to a closed pipe
+            process.kill()
         process.stdout.close()
         process.wait()
     if count == 0:
