@@ -38,7 +38,7 @@ class FaceSwapper:
             return list(frames)
         aligned = np.stack([cv2.warpAffine(frames[i], transform, (self.size, self.size), flags=cv2.INTER_AREA)
                             for i, transform, _ in jobs])
-        generated = self.swap.predict(aligned.astype(np.float32) / 255.0, verbose=0, batch_size=len(jobs)) * 255.0
+        generated = np.asarray(self.swap.predict_on_batch(aligned.astype(np.float32) / 255.0)) * 255.0
         out = list(frames)
         look = self.look
         for (i, transform, landmarks), face, original in zip(jobs, generated, aligned):

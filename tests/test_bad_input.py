@@ -1,0 +1,36 @@
+"""Bad input stops a stage with one line naming the file and what to do, exit status 2, and no output."""
+
+import pytest
+
+from tests.conftest import error_lines, run_stage
+
+
+@pytest.mark.parametrize("content", [b"this is not a video\n", b""])
+def test_target_that_is_not_a_video(project, content):
+    raw = project / "data/raw/target"
+    raw.mkdir(parents=True)
+    (raw / "target.mp4").write_bytes(content)
+    result = run_stage("frames", "--side", "target", check=False)
+    assert result.returncode == 2
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: data/raw/target/target.mp4: not a readable video")
+    assert "replace it" in line
+    assert not (project / "data/frames").exists()
+
+
+def test_two_target_videos(project, media):
+    raw = project / "data/raw/target"
+    raw.mkdir(parents=True)
+    for name in ("a.mp4", "b.mp4"):
+        (raw / name).write_bytes((media / "pair/source.mp4").read_bytes())
+    result = run_stage("frames", "--side", "target", check=False)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "error: data/raw/target: holds 2 videos; keep exactly one target video there"]
+    assert not (project / "data/frames").exists()
+
+
+def test_missing_side_folder(project):
+    result = run_stage("frames", "--side", "source", check=False)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == ["error: data/raw/source: no such folder; put the side's videos there"]
