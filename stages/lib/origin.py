@@ -1,0 +1,89 @@
+"""Where a cloud training attempt gets the project from: a pushed git commit and the DVC S3 remote.
+
+The instance clones the git remote and checks out the exact commit, so launching refuses a commit that exists
+only here; it pulls from and pushes to the same DVC remote as this working tree, so that is read from DVC's
+own config (repository and ``.dvc/config.local`` merged), never guessed.
+"""
+
+import subprocess
+from dataclasses import dataclass
+
+from .cli import UserError
+
+TRAIN_STAGE = "model"
+PROJECT_FILES = ("stages", "params.yaml", "dvc.yaml", "dvc.lock", "requirements-gpu.txt")
+
+
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
+    return result.stdout.strip()
+
+
+def pushed_commit() -> str:
+    """HEAD, if the files the instance runs are committed and the commit is on a remote-tracking branch."""
+    commit = git("rev-parse", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *PROJECT_FILES)
+    if changed:
+        raise UserError(f"uncommitted changes the instance would not see:\n{changed}\ncommit them, then git push")
+    if not git("branch", "--remotes", "--contains", commit):
+        raise UserError(f"commit {commit[:12]} is not on any remote branch; git push it first, "
+                        "since the instance checks it out from the git remote")
+    return commit
+
+
+def git_url(remote: str) -> str:
+    url = git("remote", "get-url", remote)
+    if url.startswith("git@") or url.startswith("ssh://"):
+        raise UserError(f"git remote '{remote}' is {url}, an SSH URL; the instance has no SSH key: "
+                        "pass --git-url with an https:// URL it can clone")
+    return url
+
+
+@dataclass(frozen=True)
+class DvcRemote:
+    """The S3 remote DVC pushes to: its name, URL and, for an S3-compatible store, endpoint. No credentials."""
+
+    name: str
+    url: str
+    endpoint_url: str | None
+    profile: str | None
+
+    @property
+    def bucket(self) -> str:
+        return self.url.removeprefix("s3://").split("/", 1)[0]
+
+    def key(self, *parts: str) -> str:
+        """The object key of ``parts`` under the remote's URL: ``s3://b/store`` + ``a/x`` -> ``store/a/x``."""
+        prefix = self.url.removeprefix("s3://").partition("/")[2].strip("/")
+        return "/".join(p for p in (prefix, *parts) if p)
+
+
+def dvc_repo():
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+
+    try:
+        return Repo(".")
+    except NotDvcRepoError:
+        raise UserError("not inside a DVC repository; run this from the project's root") from None
+
+
+def dvc_remote(repo) -> DvcRemote:
+    """The default DVC remote, which must be on S3."""
+    config = repo.config
+    name = config["core"].get("remote")
+    if not name or name not in config["remote"]:
+        raise UserError("no DVC remote configured; run `dvc remote add -d storage s3://BUCKET/PATH` "
+                        "(the instance pulls the faces from it and pushes the model to it)")
+    settings = config["remote"][name]
+    if not settings["url"].startswith("s3://"):
+        raise UserError(f"DVC remote '{name}' is {settings['url']}; training on EC2 needs an s3:// remote")
+    return DvcRemote(name, settings["url"].rstrip("/"), settings.get("endpointurl"), settings.get("profile"))
+
+
+def pull_targets(repo) -> list[str]:
+    """The stages whose outputs the training stage reads: all the instance pulls (e.g. ``alignments@target``)."""
+    (stage,) = repo.stage.collect(TRAIN_STAGE)
+    return sorted(upstream.addressing for upstream in repo.index.graph.successors(stage))
