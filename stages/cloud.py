@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from stages.lib import attempts, aws, cli, ec2, origin
+from stages.lib.atomic import atomic_file
 
 
 def launch(args) -> None:
@@ -39,7 +40,7 @@ def launch(args) -> None:
         ami = args.ami or ec2.resolve_ami(session.client("ssm"), args.ami_parameter)
     request = ec2.run_instances_request(ec2.Launch(
         attempt=attempt, commit=commit, git_url=git_url, remote=remote, pull_targets=origin.pull_targets(repo),
-        mlflow_uri=mlflow_uri, instance_type=args.instance_type, ami=ami, instance_profile=args.instance_profile,
+        uncached_outs=origin.uncached_outs(repo), mlflow_uri=mlflow_uri, instance_type=args.instance_type, ami=ami, instance_profile=args.instance_profile,
         max_hours=args.max_hours, spot=args.spot, subnet=args.subnet, security_groups=tuple(args.security_group)))
     if args.dry_run:
         print(json.dumps(request, indent=2))
@@ -75,7 +76,7 @@ def logs(args) -> None:
     log = attempts.read(remote, args.attempt, attempts.LOG)
     if log is not None:
         print(f"== {attempts.LOG} of attempt {args.attempt} ==")
-        print(log, end="")
+        print(log.decode(), end="")
     elif not live:
         raise cli.UserError(f"attempt {args.attempt}: no instance and no {attempts.LOG} under "
                             f"s3://{remote.bucket}/{attempts.prefix(remote, args.attempt)}/; see `status`")
@@ -90,12 +91,20 @@ def fetch(args) -> None:
                             f"s3://{remote.bucket}/{attempts.prefix(remote, args.attempt)}/ yet; it is still "
                             f"training or it failed: python -m stages.cloud logs {args.attempt}")
     root = Path(repo.root_dir)
-    attempts.merge_lock(root / "dvc.lock", lock)
+    attempts.merge_lock(root / "dvc.lock", lock.decode())
+    for path in origin.uncached_outs(repo):
+        data = attempts.read(remote, args.attempt, f"{attempts.OUTS}/{path}")
+        if data is None:
+            raise cli.UserError(f"attempt {args.attempt}: {path} was not uploaded; see its log: "
+                                f"python -m stages.cloud logs {args.attempt}")
+        with atomic_file(root / path) as tmp:
+            tmp.write_bytes(data)
     pull = subprocess.run([sys.executable, "-m", "dvc", "pull", origin.TRAIN_STAGE], cwd=root)
     if pull.returncode != 0:
         raise cli.UserError(f"dvc pull {origin.TRAIN_STAGE} failed (above); dvc.lock already holds the attempt's "
                             "entry, so run it again once the remote is reachable")
-    print(f"attempt {args.attempt}: dvc.lock updated and the model pulled; `dvc repro` goes on from here")
+    origin.ignore_cached_outs(repo)
+    print(f"attempt {args.attempt}: dvc.lock, metrics and model are here; `dvc repro` goes on from here")
 
 
 def stop(args) -> None:

@@ -1,7 +1,8 @@
-"""A training attempt's record in the DVC remote: ``<remote>/attempts/<id>/dvc.lock`` and ``bootstrap.log``.
+"""A training attempt's record in the DVC remote, under ``<remote>/attempts/<id>/``.
 
-The instance uploads both before it powers off, so they outlive it: ``logs`` reads the log, and ``fetch``
-takes the training stage's entry from the lock so that ``dvc pull`` can bring the model here.
+The instance uploads ``dvc.lock``, ``bootstrap.log`` and, under ``outs/``, the training stage's outputs that
+DVC does not push (metrics and plots, ``cache: false``) before it powers off, so they outlive it: ``logs``
+reads the log, and ``fetch`` takes the rest so that ``dvc pull`` brings the model and ``dvc status`` is clean.
 """
 
 import re
@@ -16,6 +17,7 @@ from .origin import TRAIN_STAGE, DvcRemote
 
 LOCK = "dvc.lock"
 LOG = "bootstrap.log"
+OUTS = "outs"  # + the output's path in the repository
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -40,13 +42,13 @@ def s3_client(remote: DvcRemote):
     return aws.session(profile=remote.profile, need_region=False).client("s3", endpoint_url=remote.endpoint_url)
 
 
-def read(remote: DvcRemote, attempt: str, name: str) -> str | None:
-    """The text of one of the attempt's files, or None while it has not been uploaded."""
+def read(remote: DvcRemote, attempt: str, name: str) -> bytes | None:
+    """One of the attempt's files, or None while it has not been uploaded."""
     s3 = s3_client(remote)
     key = f"{prefix(remote, attempt)}/{name}"
     with aws.errors(f"reading s3://{remote.bucket}/{key}"):
         try:
-            return s3.get_object(Bucket=remote.bucket, Key=key)["Body"].read().decode()
+            return s3.get_object(Bucket=remote.bucket, Key=key)["Body"].read()
         except s3.exceptions.NoSuchKey:
             return None
 

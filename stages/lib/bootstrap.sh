@@ -4,7 +4,8 @@
 # The instance's user data, rendered by stages/lib/ec2.py, which fills in the settings below (never
 # credentials: the instance reaches S3 through its IAM role). In order: schedule the power-off at the time
 # limit, install requirements-gpu.txt, check out the commit, pull only what the training stage reads, train,
-# push the model, upload dvc.lock and this log under the attempt's prefix in the DVC remote. A trap powers
+# push the model, upload dvc.lock, the metrics DVC does not push, and this log under the attempt's prefix in
+# the DVC remote. A trap powers
 # off whatever happens, and a failed step still uploads the log.
 #
 # To run it elsewhere (the tests do), set:
@@ -58,6 +59,7 @@ train() {
     # stages above the pulled ones have no data here; --allow-missing skips them when nothing else changed
     dvc repro --allow-missing "$TRAIN_STAGE"
     dvc push "$TRAIN_STAGE"
+    for path in $UNCACHED_OUTS; do upload "$path" "outs/$path"; done
     upload dvc.lock dvc.lock
 }
 

@@ -34,6 +34,7 @@ class Launch:
     git_url: str
     remote: DvcRemote
     pull_targets: list[str]
+    uncached_outs: list[str]
     mlflow_uri: str
     instance_type: str
     ami: str
@@ -57,6 +58,7 @@ def user_data(launch: Launch) -> str:
         "ATTEMPT_PREFIX": attempts.prefix(launch.remote, launch.attempt),
         "PULL_TARGETS": " ".join(launch.pull_targets),
         "TRAIN_STAGE": TRAIN_STAGE,
+        "UNCACHED_OUTS": " ".join(launch.uncached_outs),
         "MAX_MINUTES": str(math.ceil(launch.max_hours * 60)),
         "MLFLOW_TRACKING_URI": launch.mlflow_uri,
     }

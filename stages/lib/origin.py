@@ -1,4 +1,4 @@
-"""Where a cloud training attempt gets the project from: a pushed git commit and the DVC S3 remote.
+"""The git and DVC side of a cloud training attempt: the pushed commit, the DVC S3 remote, the training stage.
 
 The instance clones the git remote and checks out the exact commit, so launching refuses a commit that exists
 only here; it pulls from and pushes to the same DVC remote as this working tree, so that is read from DVC's
@@ -83,7 +83,23 @@ def dvc_remote(repo) -> DvcRemote:
     return DvcRemote(name, settings["url"].rstrip("/"), settings.get("endpointurl"), settings.get("profile"))
 
 
+def train_stage(repo):
+    (stage,) = repo.stage.collect(TRAIN_STAGE)
+    return stage
+
+
 def pull_targets(repo) -> list[str]:
     """The stages whose outputs the training stage reads: all the instance pulls (e.g. ``alignments@target``)."""
-    (stage,) = repo.stage.collect(TRAIN_STAGE)
-    return sorted(upstream.addressing for upstream in repo.index.graph.successors(stage))
+    return sorted(upstream.addressing for upstream in repo.index.graph.successors(train_stage(repo)))
+
+
+def uncached_outs(repo) -> list[str]:
+    """The training stage's outputs that DVC does not push (metrics, plots): the instance uploads them itself."""
+    return [out.def_path for out in train_stage(repo).outs if not out.use_cache]
+
+
+def ignore_cached_outs(repo) -> None:
+    """Add the training stage's DVC-cached outputs to .gitignore, as running the stage here would have done."""
+    for out in train_stage(repo).outs:
+        if out.use_cache:
+            out.ignore()
