@@ -158,6 +158,29 @@ def test_dry_run_prints_the_request_and_the_user_data_and_starts_nothing(laptop,
     assert ec2.instances(aws, "dry-1") == []
 
 
+def run_user_data(script, workdir):
+    """Run user data here as on an instance: nothing installed, power-off only echoed, S3 via the remote's endpoint."""
+    workdir.mkdir()
+    (workdir / "user-data").write_text(script)
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env.update(FACESWAP_SKIP_INSTALL="1", FACESWAP_POWEROFF="echo poweroff", FACESWAP_WORKDIR=str(workdir),
+               PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}", TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(["bash", str(workdir / "user-data")], cwd=workdir, env=env, capture_output=True, text=True)
+
+
+def test_a_failed_step_still_uploads_the_log_and_powers_off(laptop, aws, tmp_path):
+    dry = cloud(*launch_args("fail-1", "--dry-run", "--git-url", str(tmp_path / "no-such-repo.git")))
+    request, _ = json.JSONDecoder().raw_decode(dry.stdout)
+    booted = run_user_data(request["UserData"], tmp_path / "instance")
+    assert booted.returncode == 128  # git clone's
+    lines = booted.stdout.splitlines()
+    assert lines[0] == "poweroff +240" and lines[-1] == "poweroff now"
+    log = boto3.client("s3").get_object(Bucket=BUCKET, Key="store/attempts/fail-1/bootstrap.log")["Body"].read()
+    assert b"no-such-repo.git' does not exist" in log and b"finished with exit status 128" in log
+    fetched = cloud("fetch", "fail-1")
+    assert fetched.returncode == 2 and "no dvc.lock under" in fetched.stderr
+
+
 def test_the_default_ami_is_the_deep_learning_ami_parameter(laptop, aws):
     # moto holds no Deep Learning AMI parameter, which shows that it is the one asked for
     result = cloud("launch", "--attempt", "ami-1", "--instance-profile", PROFILE, "--mlflow-uri", "http://m:5000")
@@ -173,6 +196,7 @@ def test_the_default_ami_is_the_deep_learning_ami_parameter(laptop, aws):
     ("unknown instance type", "error: unknown instance type 'g9.mega' in us-east-1;"),
     ("unpushed commit", "is not on any remote branch; git push it first"),
     ("no mlflow", "error: no MLflow tracking URI;"),
+    ("uncommitted params", "error: params.yaml: not committed, so the instance would not see it;"),
 ])
 def test_bad_input_stops_with_one_error_line_before_anything_starts(laptop, aws, monkeypatch, case, message):
     args = list(launch_args("bad-1"))
@@ -192,6 +216,8 @@ def test_bad_input_stops_with_one_error_line_before_anything_starts(laptop, aws,
     elif case == "unpushed commit":
         set_params(laptop, {"model": {"steps": 3}})
         sh("git", "commit", "-qam", "local only", cwd=laptop)
+    elif case == "uncommitted params":
+        set_params(laptop, {"model": {"steps": 3}})
     elif case == "no mlflow":
         args.remove("--mlflow-uri")
         args.remove("http://mlflow.example:5000")
@@ -251,13 +277,7 @@ def test_bootstrap_trains_and_pushes_and_fetch_brings_the_model_home(media, aws,
     assert launched.returncode == 0, launched.stderr
 
     instance_dir = tmp_path / "instance"
-    (instance_dir / "user-data").parent.mkdir()
-    (instance_dir / "user-data").write_text(user_data_of(aws, instance_of(aws, "e2e-1")["InstanceId"]))
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # S3 only through the remote's endpoint
-    env.update(FACESWAP_SKIP_INSTALL="1", FACESWAP_POWEROFF="echo poweroff", FACESWAP_WORKDIR=str(instance_dir),
-               PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}", TF_CPP_MIN_LOG_LEVEL="2")
-    booted = subprocess.run(["bash", str(instance_dir / "user-data")], cwd=instance_dir, env=env,
-                            capture_output=True, text=True)
+    booted = run_user_data(user_data_of(aws, instance_of(aws, "e2e-1")["InstanceId"]), instance_dir)
     assert booted.returncode == 0, booted.stdout[-5000:]
     lines = booted.stdout.splitlines()
     assert lines[0] == "poweroff +60" and lines[-1] == "poweroff now", (lines[:3], lines[-3:])

@@ -24,9 +24,9 @@ def git(*args: str) -> str:
 def pushed_commit() -> str:
     """HEAD, if the files the instance runs are committed and the commit is on a remote-tracking branch."""
     commit = git("rev-parse", "HEAD")
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", *PROJECT_FILES)
+    changed = [line.split(None, 1)[1] for line in git("status", "--porcelain", "--", *PROJECT_FILES).splitlines()]
     if changed:
-        raise UserError(f"uncommitted changes the instance would not see:\n{changed}\ncommit them, then git push")
+        raise UserError(f"{', '.join(changed)}: not committed, so the instance would not see it; commit, git push")
     if not git("branch", "--remotes", "--contains", commit):
         raise UserError(f"commit {commit[:12]} is not on any remote branch; git push it first, "
                         "since the instance checks it out from the git remote")
