@@ -40,8 +40,9 @@ def launch(args) -> None:
         ami = args.ami or ec2.resolve_ami(session.client("ssm"), args.ami_parameter)
     request = ec2.run_instances_request(ec2.Launch(
         attempt=attempt, commit=commit, git_url=git_url, remote=remote, pull_targets=origin.pull_targets(repo),
-        uncached_outs=origin.uncached_outs(repo), mlflow_uri=mlflow_uri, instance_type=args.instance_type, ami=ami, instance_profile=args.instance_profile,
-        max_hours=args.max_hours, spot=args.spot, subnet=args.subnet, security_groups=tuple(args.security_group)))
+        uncached_outs=origin.uncached_outs(repo), mlflow_uri=mlflow_uri, instance_type=args.instance_type, ami=ami,
+        instance_profile=args.instance_profile, max_hours=args.max_hours, spot=args.spot, subnet=args.subnet,
+        security_groups=tuple(args.security_group)))
     if args.dry_run:
         print(json.dumps(request, indent=2))
         print(f"# user data ({len(request['UserData'].encode())} bytes):")
@@ -55,9 +56,10 @@ def launch(args) -> None:
 
 
 def status(args) -> None:
-    found = ec2.instances(aws.session(args.region).client("ec2"))
+    client = aws.session(args.region).client("ec2")
+    found = ec2.instances(client)
     if not found:
-        print(f"no {ec2.PROJECT} instances in {args.region or 'the default region'}")
+        print(f"no {ec2.PROJECT} instances in {client.meta.region_name}")
         return
     print(f"{'ATTEMPT':<28} {'INSTANCE':<20} {'STATE':<14} {'TYPE':<14} {'MARKET':<10} {'LAUNCHED':<17} COMMIT")
     for i in found:

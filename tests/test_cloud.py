@@ -21,6 +21,7 @@ BUCKET = "faceswap-cloud"
 PROFILE = "faceswap-test"
 # credentials only the launching machine has; they must never reach user data or tags
 ACCESS_KEY, SECRET_KEY = "AKIAFAKELAUNCHERKEY1", "launcher-secret-must-not-leak"
+MLFLOW_SERVER = "http://mlflow.example:5000"
 
 
 @pytest.fixture
@@ -71,9 +72,10 @@ def cloud(*args, cwd=None):
     return run_stage("cloud", *args, cwd=cwd, check=False)
 
 
-def launch_args(attempt, *extra):
+def launch_args(attempt, *extra, mlflow_uri=MLFLOW_SERVER):
+    mlflow = ("--mlflow-uri", mlflow_uri) if mlflow_uri else ()
     return ("launch", "--attempt", attempt, "--ami-parameter", "/faceswap-test/ami", "--instance-profile", PROFILE,
-            "--mlflow-uri", "http://mlflow.example:5000", *extra)
+            *mlflow, *extra)
 
 
 def instance_of(client, attempt):
@@ -109,11 +111,12 @@ def test_launch_starts_a_tagged_instance_that_terminates_itself(laptop, aws):
     for line in (f"export COMMIT={commit}", f"export GIT_URL={laptop.with_name('laptop-origin.git')}",
                  "export REMOTE_URL=s3://faceswap-cloud/store", "export ATTEMPT_PREFIX=store/attempts/launch-1",
                  "export PULL_TARGETS='alignments@source alignments@target'", "export MAX_MINUTES=90",
-                 "export MLFLOW_TRACKING_URI=http://mlflow.example:5000", 'git checkout --quiet "$COMMIT"',
+                 f"export MLFLOW_TRACKING_URI={MLFLOW_SERVER}", 'git checkout --quiet "$COMMIT"',
                  "dvc pull $PULL_TARGETS", 'dvc repro --allow-missing "$TRAIN_STAGE"', 'dvc push "$TRAIN_STAGE"',
                  "export UNCACHED_OUTS='data/metrics/model.json data/metrics/model-loss.csv'",
-                 "upload dvc.lock dvc.lock", 'upload "$path" "outs/$path"', 'upload "$LOG" bootstrap.log', "trap power_off EXIT",
-                 '$POWEROFF "+$MAX_MINUTES"', "pip install --quiet --disable-pip-version-check -r requirements-gpu.txt"):
+                 "upload dvc.lock dvc.lock", 'upload "$path" "outs/$path"', 'upload "$LOG" bootstrap.log',
+                 "trap power_off EXIT", '$POWEROFF "+$MAX_MINUTES"',
+                 "pip install --quiet --disable-pip-version-check -r requirements-gpu.txt"):
         assert line in script
     for secret in (ACCESS_KEY, SECRET_KEY, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert secret not in script and secret not in json.dumps(tags)
@@ -144,7 +147,7 @@ def test_status_logs_and_stop_find_the_attempt_by_its_tags(laptop, aws):
 
 def test_dry_run_prints_the_request_and_the_user_data_and_starts_nothing(laptop, aws):
     result = cloud("launch", "--dry-run", "--attempt", "dry-1", "--ami", "ami-12345678", "--instance-profile",
-                   PROFILE, "--mlflow-uri", "http://mlflow.example:5000", "--subnet", "subnet-1",
+                   PROFILE, "--mlflow-uri", MLFLOW_SERVER, "--subnet", "subnet-1",
                    "--security-group", "sg-1", "--security-group", "sg-2")
     assert result.returncode == 0, result.stderr
     request, end = json.JSONDecoder().raw_decode(result.stdout)
@@ -183,7 +186,7 @@ def test_a_failed_step_still_uploads_the_log_and_powers_off(laptop, aws, tmp_pat
 
 def test_the_default_ami_is_the_deep_learning_ami_parameter(laptop, aws):
     # moto holds no Deep Learning AMI parameter, which shows that it is the one asked for
-    result = cloud("launch", "--attempt", "ami-1", "--instance-profile", PROFILE, "--mlflow-uri", "http://m:5000")
+    result = cloud("launch", "--attempt", "ami-1", "--instance-profile", PROFILE, "--mlflow-uri", MLFLOW_SERVER)
     assert result.returncode == 2
     assert error_lines(result.stderr) == [f"error: SSM parameter {ec2.AMI_PARAMETER} not found in us-east-1; "
                                           "pass --ami ami-... or another --ami-parameter"]
@@ -199,7 +202,7 @@ def test_the_default_ami_is_the_deep_learning_ami_parameter(laptop, aws):
     ("uncommitted params", "error: params.yaml: not committed, so the instance would not see it;"),
 ])
 def test_bad_input_stops_with_one_error_line_before_anything_starts(laptop, aws, monkeypatch, case, message):
-    args = list(launch_args("bad-1"))
+    args = list(launch_args("bad-1", mlflow_uri=None if case == "no mlflow" else MLFLOW_SERVER))
     if case == "no remote":
         sh("dvc", "remote", "remove", "--local", "storage", cwd=laptop)
         sh("dvc", "remote", "remove", "storage", cwd=laptop)
@@ -219,8 +222,6 @@ def test_bad_input_stops_with_one_error_line_before_anything_starts(laptop, aws,
     elif case == "uncommitted params":
         set_params(laptop, {"model": {"steps": 3}})
     elif case == "no mlflow":
-        args.remove("--mlflow-uri")
-        args.remove("http://mlflow.example:5000")
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     result = cloud(*args)
     assert result.returncode == 2
@@ -273,7 +274,7 @@ def test_bootstrap_trains_and_pushes_and_fetch_brings_the_model_home(media, aws,
     sh("dvc", "repro", "alignments@target", "alignments@source", cwd=laptop)
     sh("dvc", "push", cwd=laptop)
     push_to_new_origin(laptop)
-    launched = cloud(*launch_args("e2e-1", "--mlflow-uri", mlflow_uri, "--max-hours", "1"), cwd=laptop)
+    launched = cloud(*launch_args("e2e-1", "--max-hours", "1", mlflow_uri=mlflow_uri), cwd=laptop)
     assert launched.returncode == 0, launched.stderr
 
     instance_dir = tmp_path / "instance"

@@ -40,6 +40,7 @@ PY
 
 install() {
     if ! python3 -m venv "$WORKDIR/venv"; then  # some Ubuntu images lack ensurepip
+        apt-get -o DPkg::Lock::Timeout=600 update
         apt-get -o DPkg::Lock::Timeout=600 install -y python3-venv
         python3 -m venv "$WORKDIR/venv"
     fi
