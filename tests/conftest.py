@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
-PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore")
+PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore")
 
 
 @pytest.fixture(scope="session")
@@ -20,23 +21,23 @@ def media() -> Path:
     return MEDIA
 
 
-def copy_project(root: Path) -> Path:
-    """Copy the project's code, pipeline and params (not its data) into a new folder ``root``."""
-    root.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy(source, root / name)
-    return root
-
-
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A copy of the project's code and params in a fresh folder, as the working directory."""
     root = copy_project(tmp_path / "project")
     monkeypatch.chdir(root)
+    return root
+
+
+def copy_project(root: Path, names=PROJECT_FILES) -> Path:
+    """Copy the project's code and params (``names`` of files or folders) into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, root / name)
     return root
 
 
@@ -48,6 +49,43 @@ def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = Tr
     if check and result.returncode != 0:
         raise AssertionError(f"stages.{module} {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
+
+
+def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
+    """Run a command line (git, dvc, ...) in ``cwd`` with this Python's tools first on PATH."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-5000:]}")
+    return result
+
+
+def git_dvc_repo(root: Path) -> Path:
+    """A git + DVC repository in ``root`` holding the project's code, params and DVC config, nothing committed."""
+    copy_project(root, (*PROJECT_FILES, ".gitignore"))
+    sh("git", "init", "-q", cwd=root)
+    sh("git", "config", "user.email", "test@example.com", cwd=root)
+    sh("git", "config", "user.name", "test", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+    shutil.copy(REPO / ".dvc/config", root / ".dvc/config")
+    return root
+
+
+def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
+    """``seconds`` of a video from ``start``, re-encoded to H.264 + AAC, so that end-to-end tests stay short."""
+    from stages.lib import video
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
+
+
+def set_params(root: Path, changes: dict) -> None:
+    data = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        data[section].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -80,7 +118,8 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
 
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory):
-    """A real S3 endpoint on loopback: moto_server, with test credentials in the environment."""
+    """A real AWS endpoint on loopback: moto_server (S3, and EC2, SSM, IAM for the cloud commands), with test
+    credentials in the environment."""
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -100,22 +139,3 @@ def s3_endpoint(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
-    """Cut ``seconds`` of a clip from ``start`` with the project's ffmpeg, re-encoded to H.264 + AAC."""
-    from stages.lib.video import FFMPEG
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds), "-c:v", "libx264",
-                    "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
-
-
-def set_params(root: Path, changes: dict) -> None:
-    """Update sections of ``root/params.yaml``."""
-    import yaml
-
-    data = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in changes.items():
-        data[section].update(values)
-    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))

@@ -6,17 +6,13 @@ fresh clone bring back the same model and video; the MLflow run holds params, a 
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import boto3
 import numpy as np
 import pytest
 
 from stages.lib import video
-from tests.conftest import REPO, copy_project, set_params, trim
+from tests.conftest import git_dvc_repo, set_params, sh, trim
 
 pytestmark = pytest.mark.slow
 
@@ -24,27 +20,13 @@ TINY = {"frames": {"fps": 10}, "model": {"steps": 6, "batch_size": 4, "log_every
         "output": {"preset": "ultrafast"}}
 
 
-def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
-                             f"{result.stderr[-5000:]}")
-    return result
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, media):
     """A git + DVC repository holding the project, a 2 s target and a 1.5 s source, after ``dvc repro``."""
-    root = copy_project(tmp_path_factory.mktemp("e2e") / "repo")
+    root = git_dvc_repo(tmp_path_factory.mktemp("e2e") / "repo")
     trim(media / "pair/target.mp4", root / "data/raw/target/target.mp4", 2)
     trim(media / "pair/source.mp4", root / "data/raw/source/source.mp4", 1.5)
     set_params(root, TINY)
-    sh("git", "init", "-q", cwd=root)
-    sh("git", "config", "user.email", "test@example.com", cwd=root)
-    sh("git", "config", "user.name", "test", cwd=root)
-    sh("dvc", "init", "-q", cwd=root)
-    shutil.copy(REPO / ".dvc/config", root / ".dvc/config")
     sh("dvc", "repro", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "pipeline run", cwd=root)

@@ -1,0 +1,70 @@
+"""A training attempt's record in the DVC remote, under ``<remote>/attempts/<id>/``.
+
+The instance uploads ``dvc.lock``, ``bootstrap.log`` and, under ``outs/``, the training stage's outputs that
+DVC does not push (metrics and plots, ``cache: false``) before it powers off, so they outlive it: ``logs``
+reads the log, and ``fetch`` takes the rest so that ``dvc pull`` brings the model and ``dvc status`` is clean.
+"""
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from . import aws
+from .cli import UserError
+from .origin import TRAIN_STAGE, DvcRemote
+
+LOCK = "dvc.lock"
+LOG = "bootstrap.log"
+OUTS = "outs"  # + the output's path in the repository
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def new_id(commit: str) -> str:
+    """A readable, sortable id: launch time (UTC) and short commit, e.g. ``20261125-031502-1a2b3c4``."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{commit[:7]}"
+
+
+def check_id(attempt: str) -> str:
+    if not ID_PATTERN.fullmatch(attempt):
+        raise UserError(f"attempt id {attempt!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
+    return attempt
+
+
+def prefix(remote: DvcRemote, attempt: str) -> str:
+    """The S3 key prefix (no trailing slash) that holds an attempt's files."""
+    return remote.key("attempts", attempt)
+
+
+def s3_client(remote: DvcRemote):
+    """An S3 client for the remote, with its endpoint and profile as DVC uses them."""
+    return aws.session(profile=remote.profile, need_region=False).client("s3", endpoint_url=remote.endpoint_url)
+
+
+def read(remote: DvcRemote, attempt: str, name: str) -> bytes | None:
+    """One of the attempt's files, or None while it has not been uploaded."""
+    s3 = s3_client(remote)
+    key = f"{prefix(remote, attempt)}/{name}"
+    with aws.errors(f"reading s3://{remote.bucket}/{key}"):
+        try:
+            return s3.get_object(Bucket=remote.bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+
+def merge_lock(local: Path, attempt_lock: str) -> None:
+    """Put the attempt's training-stage entry into the local ``dvc.lock``.
+
+    The other entries stay as they are here (the instance only pulled them); ones missing here are taken
+    from the attempt, so a working tree that never ran the upstream stages still gets a complete lock.
+    """
+    theirs = yaml.safe_load(attempt_lock)
+    if TRAIN_STAGE not in theirs.get("stages", {}):
+        raise UserError(f"the attempt's {LOCK} has no '{TRAIN_STAGE}' stage; was it trained?")
+    ours = yaml.safe_load(local.read_text()) if local.exists() else {"schema": theirs.get("schema", "2.0")}
+    stages = ours.setdefault("stages", {})
+    for name, entry in theirs["stages"].items():
+        if name == TRAIN_STAGE or name not in stages:
+            stages[name] = entry
+    local.write_text(yaml.safe_dump(ours, sort_keys=False))
