@@ -10,7 +10,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
-PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore")
+# the code, params and tracked inputs other than videos (exclusion lists, reference images) of the project
+PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/exclude", "data/reference")
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,16 @@ def project(tmp_path, monkeypatch) -> Path:
             shutil.copy(source, root / name)
     monkeypatch.chdir(root)
     return root
+
+
+def set_params(root: Path, changes: dict) -> None:
+    """Change some keys of ``root/params.yaml``, section by section."""
+    import yaml
+
+    data = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        data[section].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:

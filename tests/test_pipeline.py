@@ -14,10 +14,9 @@ import sys
 import boto3
 import numpy as np
 import pytest
-import yaml
 
 from stages.lib import video
-from tests.conftest import REPO
+from tests.conftest import PROJECT_FILES, REPO, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -40,19 +39,12 @@ def trim(source, out, seconds):
                     "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
 
 
-def set_params(root, changes):
-    data = yaml.safe_load((root / "params.yaml").read_text())
-    for section, values in changes.items():
-        data[section].update(values)
-    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, media):
     """A git + DVC repository holding the project, a 2 s target and a 1.5 s source, after ``dvc repro``."""
     root = tmp_path_factory.mktemp("e2e") / "repo"
     root.mkdir()
-    for name in ("stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"):
+    for name in (*PROJECT_FILES, ".gitignore"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
