@@ -38,6 +38,7 @@ def test_variable_frame_rate_clips_faces_in_the_face_segments_only(project, medi
     """Face in 0-2.4 s of face_noface.mov and from 3.94 s of noface_face.mov (PROVENANCE.md); the rest is
     animation. Both are VFR HEVC: they become constant rate with their 169 frames, each at ``i / rate`` s."""
     put_videos(project, "source", media / "fixtures/face_noface.mov", media / "fixtures/noface_face.mov")
+    set_params(project, {"crops": {"retry_angles": []}})  # the upscaled retry alone: the test's time halves
     extract("source", ("frames", "crops"))
     videos = load("data/frames/source/videos.json")
     face_time = {"face_noface": (0.0, 2.4), "noface_face": (3.945, 6.4)}
@@ -74,6 +75,7 @@ def test_no_face_source_warns_and_gives_an_empty_valid_set(project, media):
 
 def test_no_face_target_is_an_error_with_no_output(project, media):
     put_videos(project, "target", media / "fixtures/no_face.mp4")
+    set_params(project, {"crops": {"retry_upscale": 0, "retry_angles": []}})  # no retries: a quicker no
     extract("target", ("frames",))
     result = run_stage("crops", "--side", "target", check=False)
     assert result.returncode == 2
