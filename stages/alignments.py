@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from stages.lib import cli, params
-from stages.lib.alignments_file import build_alignments, coverage, missing_stretches, timeline
+from stages.lib.alignments_file import build_alignments, coverage, missing_stretches, timeline, write_alignments
 from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import box_in_crop
@@ -117,7 +117,7 @@ def main() -> None:
         if side == "target":
             (video,) = document["videos"].values()
             steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
-        write_json(out / "alignments.json", document)
+        write_alignments(out / "alignments.json", document)
         write_contact_sheet(out, shards.records, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
         summary = {**coverage(document), **steadiness}
         write_json(Path("data/metrics") / f"alignments-{side}.json", summary)

@@ -13,8 +13,12 @@ Schema (version 2), documented in README.md, "Alignments file"::
 "recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from .atomic import atomic_file
 from .landmarks import TEMPLATE_5
 
 SCHEMA = "faceswap-pipeline/alignments"
@@ -79,3 +83,20 @@ def coverage(document: dict) -> dict:
     return {"frames": total, "frames_detected": counts["detected"], "frames_recovered": counts["recovered"],
             "frames_missing": counts["missing"], "coverage": round(with_face / total, 4) if total else 0.0,
             "longest_gap": max((last - first + 1 for _, first, last in missing_stretches(document)), default=0)}
+
+
+def write_alignments(path: Path, document: dict) -> None:
+    """Write the document as compact JSON with one frame per line: a fifth of the size of indented JSON, a diff
+    shows the frames that changed, and the text is written frame by frame, never built whole in memory."""
+    def opened(mapping: dict, key: str) -> str:  # '{"a": 1, ..., "key": ' with the value still to come
+        rest = {k: v for k, v in mapping.items() if k != key}
+        return (json.dumps(rest)[:-1] + ", " if rest else "{") + json.dumps(key) + ": "
+
+    with atomic_file(path) as tmp, open(tmp, "w") as out:
+        out.write(opened(document, "videos") + "{")
+        for number, (name, video) in enumerate(document["videos"].items()):
+            out.write(("," if number else "") + "\n" + json.dumps(name) + ": " + opened(video, "frames") + "[")
+            for index, frame in enumerate(video["frames"]):
+                out.write(("," if index else "") + "\n" + json.dumps(frame, separators=(",", ":")))
+            out.write("]}")
+        out.write("}}\n")
