@@ -71,9 +71,9 @@ def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding:
             frame["faces"] = [{"key": None, "source": "interpolated", "score": None, "identity_distance": None}]
         parts = np.split(smoothed[index], np.cumsum([n for _, n in POINT_FIELDS])[:-1])
         face = frame["faces"][0]
-        face.update({name: np.round(part, 2).reshape(-1).tolist() if name == "box" else np.round(part, 2).tolist()
+        face.update({name: np.round(part, 2).reshape(-1) if name == "box" else np.round(part, 2)
                      for (name, _), part in zip(POINT_FIELDS, parts)})
-        face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6).tolist()
+        face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6)
     landmarks = slice(7, None)
     return {"jitter_px_raw": jitter(points[:, landmarks]), "jitter_px_smoothed": jitter(smoothed[:, landmarks])}
 
@@ -104,9 +104,8 @@ def main() -> None:
                 image = cv2.warpAffine(crop, compose(transform, to_frame), (p.size, p.size), flags=cv2.INTER_AREA,
                                        borderMode=cv2.BORDER_REPLICATE)
                 mask = hull_mask(apply(transform, landmarks), p.size)
-                record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},
-                          "landmarks_68": np.round(landmarks, 2).tolist(),
-                          "transform": np.round(transform, 6).tolist()}
+                record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
+                          "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
                 shards.add(face["key"], {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, record)
                 aligned.append({"key": face["key"], **record})
         videos = read_json(filtered / "videos.json")
@@ -118,7 +117,7 @@ def main() -> None:
             (video,) = document["videos"].values()
             steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
         write_alignments(out / "alignments.json", document)
-        write_contact_sheet(out, shards.records, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
+        write_contact_sheet(out, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
         summary = {**coverage(document), **steadiness}
         write_json(Path("data/metrics") / f"alignments-{side}.json", summary)
         write_timeline(Path("data/metrics") / f"alignments-{side}-timeline.csv", timeline(document))

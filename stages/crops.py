@@ -39,12 +39,12 @@ def main() -> None:
                     shards.add(f"{frame_record['key']}_{number}", {"jpg": encode_jpeg(crop)},
                                {"frame_key": frame_record["key"], "video": frame_record["video"],
                                 "frame": frame_record["frame"], "crop": placement, **detection.to_dict()})
-            faces = len(shards.records)
+            faces = shards.count
         if faces == 0 and side == "target":
             raise cli.UserError(f"data/raw/target: no face found in any of the {len(records)} frames; the target "
                                 "video must show the face to replace (or lower crops.score_threshold)")
         shutil.copy(frames / "videos.json", out / "videos.json")
-        write_contact_sheet(out, shards.records, Path("data/sheets") / f"crops-{side}.jpg", f"crops@{side}")
+        write_contact_sheet(out, Path("data/sheets") / f"crops-{side}.jpg", f"crops@{side}")
     cli.log.info("crops@%s: %d faces in %d of %d frames (%d found only by a retry)", side, faces, frames_with_face,
                  len(records), retried)
     if faces == 0:

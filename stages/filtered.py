@@ -125,7 +125,7 @@ def main() -> None:
             for face, files in cli.progress(iter_samples(crops, kept), f"filtered@{side}", len(kept)):
                 shards.add(face["key"], files, {k: v for k, v in face.items() if k not in ("key", "shard")})
         shutil.copy(crops / "videos.json", out / "videos.json")
-        write_contact_sheet(out, shards.records, Path("data/sheets") / f"filtered-{side}.jpg", f"filtered@{side}")
+        write_contact_sheet(out, Path("data/sheets") / f"filtered-{side}.jpg", f"filtered@{side}")
         distances = [face["identity_distance"] for face in kept]
         write_json(Path("data/metrics") / f"filtered-{side}.json",
                    {"faces_in": len(faces), "faces_kept": len(kept), "removed": removed,

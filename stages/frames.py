@@ -43,7 +43,7 @@ def main() -> None:
                                {"video": path.stem, "frame": index, "time": round(index / float(Fraction(rate)), 4)})
                 catalogue[path.stem] = {**info.to_dict(), "file": path.name, "sample_rate": rate, "frames": count}
         write_json(out / "videos.json", catalogue)
-        write_contact_sheet(out, shards.records, Path("data/sheets") / f"frames-{side}.jpg", f"frames@{side}")
+        write_contact_sheet(out, Path("data/sheets") / f"frames-{side}.jpg", f"frames@{side}")
     cli.log.info("frames@%s: %s", side, ", ".join(f"{k}: {v['frames']} frames" for k, v in catalogue.items()))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_file
+from .imageset import plain
 from .landmarks import TEMPLATE_5
 
 SCHEMA = "faceswap-pipeline/alignments"
@@ -87,7 +88,8 @@ def coverage(document: dict) -> dict:
 
 def write_alignments(path: Path, document: dict) -> None:
     """Write the document as compact JSON with one frame per line: a fifth of the size of indented JSON, a diff
-    shows the frames that changed, and the text is written frame by frame, never built whole in memory."""
+    shows the frames that changed, and the text is written frame by frame, never built whole in memory.
+    Points may be numpy arrays (a fifth of the memory of lists of floats until written)."""
     def opened(mapping: dict, key: str) -> str:  # '{"a": 1, ..., "key": ' with the value still to come
         rest = {k: v for k, v in mapping.items() if k != key}
         return (json.dumps(rest)[:-1] + ", " if rest else "{") + json.dumps(key) + ": "
@@ -97,6 +99,6 @@ def write_alignments(path: Path, document: dict) -> None:
         for number, (name, video) in enumerate(document["videos"].items()):
             out.write(("," if number else "") + "\n" + json.dumps(name) + ": " + opened(video, "frames") + "[")
             for index, frame in enumerate(video["frames"]):
-                out.write(("," if index else "") + "\n" + json.dumps(frame, separators=(",", ":")))
+                out.write(("," if index else "") + "\n" + json.dumps(frame, separators=(",", ":"), default=plain))
             out.write("]}")
         out.write("}}\n")

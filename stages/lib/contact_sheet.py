@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_file
-from .imageset import decode_image, iter_samples
+from .imageset import decode_image, iter_samples, read_index
 
 TILE = 128
 COLUMNS = 8
@@ -36,8 +36,9 @@ def tile(image: np.ndarray, caption: str) -> np.ndarray:
     return out
 
 
-def write_contact_sheet(folder: Path, records: list[dict], path: Path, title: str) -> None:
-    """Write ``path``: a grid of (a sample of) the ``jpg`` members of ``records`` in the image set ``folder``."""
+def write_contact_sheet(folder: Path, path: Path, title: str) -> None:
+    """Write ``path``: a grid of (a sample of) the ``jpg`` members of the image set ``folder``."""
+    records = read_index(folder)
     chosen = evenly(records, MAX_TILES)
     tiles = [tile(decode_image(files["jpg"]), record["key"]) for record, files in iter_samples(folder, chosen)]
     rows = max(1, -(-len(tiles) // COLUMNS))
