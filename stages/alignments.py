@@ -1,22 +1,36 @@
 """Stage alignments: 68-point landmarks, the transform to the canonical pose, aligned faces, masks and
 the alignments file.
 
-Writes ``data/alignments/<side>/``: aligned faces (``<key>.jpg``) and landmark-hull masks
-(``<key>.mask.png``) at ``alignments.size`` as tar shards, ``index.jsonl``, and ``alignments.json``
-(every frame of every video, with or without a face: see README, "Alignments file"). The coverage
-summary goes to ``data/metrics/alignments-<side>.json``.
+On the target, each frame's face is the one nearest the target's person (filtered recorded the distance);
+gaps of at most ``alignments.max_gap`` frames between faces are recovered by interpolating the face's points,
+and points are smoothed over time (``alignments.smoothing_window``). A stretch still without a face is a loud
+warning: it stays unswapped.
+
+Writes ``data/alignments/<side>/``: aligned faces (``<key>.jpg``) and landmark-hull masks (``<key>.mask.png``) at
+``alignments.size`` as tar shards (detected faces only: training material), ``index.jsonl``, and
+``alignments.json`` (every frame of every video: see README, "Alignments file"); the coverage summary
+``data/metrics/alignments-<side>.json``, the per-frame status ``data/metrics/alignments-<side>-timeline.csv``
+and the contact sheet ``data/sheets/alignments-<side>.jpg``.
 """
 
+import csv
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from stages.lib import cli, params
-from stages.lib.alignments_file import build_alignments, coverage
-from stages.lib.atomic import atomic_dir, read_json, write_json
+from stages.lib.alignments_file import build_alignments, coverage, missing_stretches, timeline, write_alignments
+from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json
+from stages.lib.contact_sheet import write_contact_sheet
+from stages.lib.detect import box_in_crop
 from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_samples, read_index
 from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+from stages.lib.temporal import interpolate_gaps, jitter, smooth
+
+# a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
+POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))
 
 
 def crop_to_frame(placement: list[float], crop_size: int) -> np.ndarray:
@@ -31,17 +45,53 @@ def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return np.vstack([outer, [0, 0, 1]])[:2] @ np.vstack([inner, [0, 0, 1]])
 
 
+def wanted_faces(faces: list[dict]) -> list[dict]:
+    """One face per frame: the nearest to the side's person (the most confident on a tie)."""
+    best: dict[str, dict] = {}
+    for face in faces:
+        rival = best.get(face["frame_key"])
+        if rival is None or (face["identity_distance"], -face["score"]) < (rival["identity_distance"], -rival["score"]):
+            best[face["frame_key"]] = face
+    return [face for face in faces if best[face["frame_key"]] is face]
+
+
+def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding: float) -> dict:
+    """Recover short gaps and smooth the points of the first face of each frame, in place; return the jitter."""
+    points = np.full((len(frames), sum(n for _, n in POINT_FIELDS), 2), np.nan)
+    for index, frame in enumerate(frames):
+        if frame["faces"]:
+            points[index] = np.concatenate([np.reshape(frame["faces"][0][name], (n, 2)) for name, n in POINT_FIELDS])
+    recovered = set(interpolate_gaps(points, max_gap))
+    smoothed = smooth(points, window)
+    for index, frame in enumerate(frames):
+        if np.isnan(smoothed[index, 0, 0]):
+            continue
+        if index in recovered:
+            frame["status"] = "recovered"
+            frame["faces"] = [{"key": None, "source": "interpolated", "score": None, "identity_distance": None}]
+        parts = np.split(smoothed[index], np.cumsum([n for _, n in POINT_FIELDS])[:-1])
+        face = frame["faces"][0]
+        face.update({name: np.round(part, 2).reshape(-1) if name == "box" else np.round(part, 2)
+                     for (name, _), part in zip(POINT_FIELDS, parts)})
+        face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6)
+    landmarks = slice(7, None)
+    return {"jitter_px_raw": jitter(points[:, landmarks]), "jitter_px_smoothed": jitter(smoothed[:, landmarks])}
+
+
+def write_timeline(path: Path, rows: list[dict]) -> None:
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["position", "status_code"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("alignments")
     filtered = Path("data/filtered") / side
     faces = read_index(filtered)
-    if side == "target":  # one face per target frame: the detector's most confident
-        best: dict[str, dict] = {}
-        for face in faces:
-            if face["frame_key"] not in best or face["score"] > best[face["frame_key"]]["score"]:
-                best[face["frame_key"]] = face
-        faces = [face for face in faces if best[face["frame_key"]] is face]
+    if side == "target":
+        faces = wanted_faces(faces)
     model = LandmarkModel()
     aligned = []
     with atomic_dir(Path("data/alignments") / side) as out:
@@ -49,28 +99,36 @@ def main() -> None:
             for face, files in cli.progress(iter_samples(filtered, faces), f"alignments@{side}", len(faces)):
                 crop = decode_image(files["jpg"])
                 to_frame = crop_to_frame(face["crop"], crop.shape[0])
-                to_crop = cv2.invertAffineTransform(to_frame)
-                box_in_crop = [*apply(to_crop, np.array([face["box"][:2]]))[0],
-                               face["box"][2] / to_frame[0, 0], face["box"][3] / to_frame[0, 0]]
-                landmarks = apply(to_frame, model.predict(crop, box_in_crop))
+                landmarks = apply(to_frame, model.predict(crop, box_in_crop(face["box"], face["crop"], crop.shape[0])))
                 transform = alignment_transform(landmarks, p.size, p.padding)
                 image = cv2.warpAffine(crop, compose(transform, to_frame), (p.size, p.size), flags=cv2.INTER_AREA,
                                        borderMode=cv2.BORDER_REPLICATE)
                 mask = hull_mask(apply(transform, landmarks), p.size)
-                record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},
-                          "landmarks_68": np.round(landmarks, 2).tolist(),
-                          "transform": np.round(transform, 6).tolist()}
+                record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
+                          "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
                 shards.add(face["key"], {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, record)
                 aligned.append({"key": face["key"], **record})
         videos = read_json(filtered / "videos.json")
-        document = build_alignments(side, videos, aligned, p.size, p.padding)
-        write_json(out / "alignments.json", document)
-        summary = coverage(document)
+        settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,
+                    "smoothing_window": p.smoothing_window if side == "target" else 0}
+        document = build_alignments(side, videos, aligned, settings)
+        steadiness = {}
+        if side == "target":
+            (video,) = document["videos"].values()
+            steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
+        write_alignments(out / "alignments.json", document)
+        write_contact_sheet(out, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
+        summary = {**coverage(document), **steadiness}
         write_json(Path("data/metrics") / f"alignments-{side}.json", summary)
-    cli.log.info("alignments@%s: %d aligned faces; coverage %s", side, len(aligned), summary)
-    if side == "target" and summary["longest_gap"] > 0:
-        cli.log.warning("alignments@target: %d frames have no face (longest gap %d frames); they are left unswapped",
-                        summary["frames_missing"], summary["longest_gap"])
+        write_timeline(Path("data/metrics") / f"alignments-{side}-timeline.csv", timeline(document))
+    cli.log.info("alignments@%s: %d aligned faces; %s", side, len(aligned), summary)
+    if side == "target":
+        for name, first, last in missing_stretches(document):
+            seconds = 1 / Fraction(document["videos"][name]["rate"])
+            cli.log.warning("alignments@target: NO FACE in frames %d-%d of %s (%d frames, %.2f-%.2f s): they stay "
+                            "unswapped; see data/sheets/crops-target.jpg, raise alignments.max_gap or lower "
+                            "crops.score_threshold", first, last, name, last - first + 1,
+                            first * seconds, (last + 1) * seconds)
 
 
 if __name__ == "__main__":

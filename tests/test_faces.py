@@ -58,3 +58,37 @@ def test_crop_square_places_the_face(media, detector):
     assert side == pytest.approx(max(face.box[2:]) * 2, rel=1e-3)
     # the face centre is the crop centre
     assert x0 + side / 2 == pytest.approx(face.box[0] + face.box[2] / 2, abs=0.1)
+
+
+def test_a_face_too_small_for_yunet_is_found_by_the_upscaled_retry(media):
+    image = cv2.imread(str(media / "images/grace_hopper.jpg"))
+    full = FaceDetector(0.6).detect(image)[0]
+    small = cv2.resize(image, None, fx=0.06, fy=0.06, interpolation=cv2.INTER_AREA)
+    detector = FaceDetector(0.6, retry_upscale=2.0, retry_angles=(-30, 30))
+    assert detector.detect(small) == []
+    (face,) = detector.detect_with_retries(small)
+    assert face.found_by == "upscaled_2x"
+    # back in the small frame's pixels: where the face is at full size, scaled down
+    np.testing.assert_allclose(np.array(face.box) / 0.06, full.box, atol=0.15 * full.box[2])
+    np.testing.assert_allclose(np.array(face.landmarks_5) / 0.06, full.landmarks_5, atol=0.15 * full.box[2])
+
+
+def test_a_tilted_face_is_found_by_a_rotated_retry_and_mapped_back(media):
+    image = cv2.imread(str(media / "images/grace_hopper.jpg"))
+    full = FaceDetector(0.6).detect(image)[0]
+    height, width = image.shape[:2]
+    tilt = cv2.getRotationMatrix2D((width / 2, height / 2), 70, 1.0)
+    tilted = cv2.warpAffine(image, tilt, (width, height))
+    detector = FaceDetector(0.6, retry_upscale=0.0, retry_angles=(-30, 30))
+    assert detector.detect(tilted) == []
+    (face,) = detector.detect_with_retries(tilted)
+    assert face.found_by == "rotated_-30"
+    centre = np.array(face.box[:2]) + np.array(face.box[2:]) / 2
+    expected = apply(tilt, np.array([np.array(full.box[:2]) + np.array(full.box[2:]) / 2]))[0]
+    assert np.linalg.norm(centre - expected) < 0.15 * full.box[2]
+
+
+def test_a_frame_with_a_face_is_not_retried(media, detector):
+    image = cv2.imread(str(media / "images/luispedro.jpg"))
+    faces = FaceDetector(0.6, retry_upscale=2.0, retry_angles=(15,)).detect_with_retries(image)
+    assert [face.found_by for face in faces] == ["plain"]

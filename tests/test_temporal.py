@@ -1,0 +1,54 @@
+"""Face points over time: short gaps filled, edges and long gaps left alone, jitter measured and smoothed."""
+
+import numpy as np
+import pytest
+
+from stages.lib.temporal import interpolate_gaps, jitter, runs, smooth
+
+
+def moving_points(frames: int, noise: float = 0.0) -> np.ndarray:
+    """Three points moving at a constant 2 px a frame, with optional Gaussian noise."""
+    rng = np.random.default_rng(0)
+    base = np.array([[10.0, 20.0], [30.0, 20.0], [20.0, 40.0]])
+    points = base[None] + np.arange(frames)[:, None, None] * np.array([2.0, 1.0])
+    return points + rng.normal(0, noise, points.shape)
+
+
+def test_runs():
+    assert runs(np.array([1, 1, 0, 1, 0, 0, 1], bool)) == [(0, 2), (3, 4), (6, 7)]
+    assert runs(np.zeros(3, bool)) == []
+
+
+def test_short_inner_gap_is_interpolated_exactly_for_linear_motion():
+    truth = moving_points(20)
+    points = truth.copy()
+    points[5:9] = np.nan
+    assert interpolate_gaps(points, max_gap=4) == [5, 6, 7, 8]
+    np.testing.assert_allclose(points, truth)
+
+
+@pytest.mark.parametrize("gap", [slice(0, 3), slice(17, 20), slice(5, 11)])
+def test_edge_and_long_gaps_stay_missing(gap):
+    points = moving_points(20)
+    points[gap] = np.nan
+    assert interpolate_gaps(points, max_gap=5) == []
+    assert np.isnan(points[gap]).all()
+
+
+def test_smoothing_lowers_jitter_and_keeps_real_motion():
+    truth = moving_points(60)
+    noisy = moving_points(60, noise=1.0)
+    smoothed = smooth(noisy, 7)
+    assert jitter(truth) == pytest.approx(0, abs=1e-9)
+    assert jitter(smoothed) < 0.5 * jitter(noisy)
+    assert np.abs(smoothed - truth).mean() < np.abs(noisy - truth).mean()
+    np.testing.assert_allclose(smooth(truth, 7), truth, atol=1e-9)  # a quadratic fit follows steady motion
+
+
+def test_smoothing_off_and_runs_shorter_than_the_window():
+    noisy = moving_points(30, noise=1.0)
+    np.testing.assert_array_equal(smooth(noisy, 0), noisy)
+    noisy[4] = np.nan  # a 4-frame run before the gap is shorter than the window: kept as it is
+    smoothed = smooth(noisy, 7)
+    np.testing.assert_array_equal(smoothed[:4], noisy[:4])
+    assert not np.allclose(smoothed[5:], noisy[5:])
