@@ -9,7 +9,8 @@ the source only, which is training material: blurred (``filtered.min_sharpness``
 previous kept face (``filtered.duplicate_bits``); the target keeps every face of its person, since conversion
 needs every frame.
 
-Writes ``data/filtered/<side>/`` (the kept crops as in crops, plus ``identity_distance`` and ``sharpness``), the
+Writes ``data/filtered/<side>/`` (the kept crops as in crops, plus ``identity_distance`` and ``sharpness``, and
+the side's person as ``person.json``, its embedding, which the output stage measures the swap against), the
 report ``data/metrics/filtered-<side>.json`` and the contact sheet ``data/sheets/filtered-<side>.jpg``.
 """
 
@@ -23,7 +24,7 @@ from stages.lib import cli, params
 from stages.lib.atomic import atomic_dir, write_json
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import FaceDetector, box_in_crop
-from stages.lib.identity import FaceEmbedder, distance, dominant_embedding, reference_embedding
+from stages.lib.identity import PERSON_FILE, FaceEmbedder, distance, dominant_embedding, reference_embedding
 from stages.lib.imageset import ShardWriter, decode_image, iter_samples, read_index
 from stages.lib.quality import difference_hash, face_region, hash_bits_apart, sharpness
 
@@ -99,6 +100,7 @@ def main() -> None:
         if plan[position] == position:
             embeddings[position] = embedder.embed(crop, box)
     references = p.reference_images.get(side) or []
+    person = None
     if references:
         person = reference_embedding(references, embedder, FaceDetector(0.6))
     elif embeddings:
@@ -125,6 +127,8 @@ def main() -> None:
             for face, files in cli.progress(iter_samples(crops, kept), f"filtered@{side}", len(kept)):
                 shards.add(face["key"], files, {k: v for k, v in face.items() if k not in ("key", "shard")})
         shutil.copy(crops / "videos.json", out / "videos.json")
+        write_json(out / PERSON_FILE, {"from": "reference_images" if references else "dominant",
+                                       "embedding": None if person is None else np.round(person, 6).tolist()})
         write_contact_sheet(out, Path("data/sheets") / f"filtered-{side}.jpg", f"filtered@{side}")
         distances = [face["identity_distance"] for face in kept]
         write_json(Path("data/metrics") / f"filtered-{side}.json",

@@ -20,7 +20,9 @@ import numpy as np  # noqa: E402
 from stages.lib import cli, params, tracking, video  # noqa: E402
 from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json  # noqa: E402
 from stages.lib.convert import FaceSwapper, Look, convert_stream  # noqa: E402
-from stages.lib.evaluation import reconstruction_ssim, side_by_side  # noqa: E402
+from stages.lib.evaluation import (identity_frames, identity_shift, landmark_box, reconstruction_ssim,  # noqa: E402
+                                   side_by_side)
+from stages.lib.identity import PERSON_FILE, FaceEmbedder  # noqa: E402
 from stages.lib.imageset import encode_jpeg  # noqa: E402
 from stages.lib.landmarks import five_points  # noqa: E402
 from stages.lib.placement import jitter, placed_points, smooth_transforms  # noqa: E402
@@ -29,6 +31,12 @@ OUTPUT = Path("data/output/swapped.mp4")
 SIDE_BY_SIDE = Path("data/output/side_by_side.mp4")
 STILLS = Path("data/output/stills")
 METRICS = Path("data/metrics/output.json")
+
+
+def person_embedding(side: str) -> np.ndarray | None:
+    """The embedding the filtered stage took as the side's person, if it found one."""
+    embedding = read_json(Path("data/filtered") / side / PERSON_FILE)["embedding"]
+    return None if embedding is None else np.array(embedding)
 
 
 def main() -> None:
@@ -53,6 +61,7 @@ def main() -> None:
     swapper = FaceSwapper(autoencoder, size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather))
     placements = [(transforms[i], landmarks[i]) if face else None for i, face in enumerate(faces)]
     counts = {"swapped": 0, "changed_without_face": 0}
+    embedder, measured, swapped_faces = FaceEmbedder(), identity_frames(with_face), []
     with atomic_file(OUTPUT) as tmp, atomic_file(SIDE_BY_SIDE) as tmp_pair, atomic_dir(STILLS) as stills:
         encoder = video.Encoder(tmp, info, target_path, p.crf, p.preset, p.codec)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
@@ -68,6 +77,8 @@ def main() -> None:
             encoder.write(converted)
             pair = side_by_side(original, converted)
             pair_encoder.write(pair)
+            if index in measured:
+                swapped_faces.append(embedder.embed(converted, landmark_box(landmarks[index])))
             if index in still_frames:
                 (stills / f"frame_{index:06d}.jpg").write_bytes(encode_jpeg(pair))
 
@@ -89,6 +100,7 @@ def main() -> None:
         "jitter_placement_px": round(jitter([placed_points(t, size, padding) if t is not None else None
                                              for t in transforms]), 3),
         **reconstruction_ssim(autoencoder),
+        **identity_shift(swapped_faces, *(person_embedding(side) for side in ("source", "target"))),
     }
     write_json(METRICS, metrics)
     run = read_json(tracking.RUN_FILE)

@@ -11,6 +11,7 @@ from .imageset import decode_image, iter_samples, read_index
 from .networks import SIDES, swap_model
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
+IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face
 
 
 def side_by_side(original: np.ndarray, swapped: np.ndarray) -> np.ndarray:
@@ -56,3 +57,30 @@ def reconstruction_ssim(autoencoder, alignments: Path = Path("data/alignments"))
         scores[f"reconstruction_ssim_{side}"] = round(float(np.mean([ssim(a, b) for a, b in zip(faces, rebuilt)])), 4)
         scores[f"held_out_faces_{side}"] = len(faces)
     return scores
+
+
+def identity_frames(with_face: list[int]) -> set[int]:
+    """Up to IDENTITY_SAMPLES frames spread evenly over those with a face."""
+    if not with_face:
+        return set()
+    return {with_face[int(i)] for i in np.linspace(0, len(with_face) - 1, min(IDENTITY_SAMPLES, len(with_face)))}
+
+
+def landmark_box(landmarks: np.ndarray) -> list[float]:
+    """The (x, y, w, h) box around 68 landmarks: every placed face has them, detected or recovered."""
+    (x0, y0), (x1, y1) = landmarks.min(0), landmarks.max(0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def identity_shift(embeddings: list[np.ndarray], source: np.ndarray | None, target: np.ndarray | None) -> dict:
+    """How far the swapped faces are from each side's person (dlib embedding distance; under 0.6 is
+    the same person by dlib's threshold), and the share of swapped faces nearer the source than the target."""
+    if not embeddings or source is None or target is None:
+        return {}
+    faces = np.stack(embeddings)
+    to_source = np.linalg.norm(faces - source, axis=1)
+    to_target = np.linalg.norm(faces - target, axis=1)
+    return {"identity_distance_to_source": round(float(to_source.mean()), 4),
+            "identity_distance_to_target": round(float(to_target.mean()), 4),
+            "identity_share_nearer_source": round(float((to_source < to_target).mean()), 4),
+            "identity_faces_measured": len(embeddings)}
