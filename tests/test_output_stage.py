@@ -59,6 +59,9 @@ def test_metrics_count_only_frames_with_a_face(converted):
     assert metrics["audio"] is True
     assert 0 < metrics["reconstruction_ssim_target"] <= 1 and metrics["held_out_faces_target"] >= 1
     assert metrics["jitter_placement_px"] <= metrics["jitter_placement_unsmoothed_px"]
+    assert 1 <= metrics["identity_faces_measured"] <= with_face
+    assert metrics["identity_distance_to_source"] > 0 and metrics["identity_distance_to_target"] > 0
+    assert 0 <= metrics["identity_share_nearer_source"] <= 1
 
 
 def test_side_by_side_and_stills(converted):
