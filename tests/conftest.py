@@ -35,6 +35,32 @@ def project(tmp_path, monkeypatch) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def aligned_faces(tmp_path_factory, media) -> Path:
+    """A folder ``data/alignments/{target,source}`` as the alignments stage writes it (faces, masks, landmarks
+    and transforms), from the sample photographs: two faces a side, enough for a training stage to run."""
+    import cv2
+
+    from stages.lib.detect import FaceDetector
+    from stages.lib.imageset import ShardWriter, encode_jpeg, encode_png
+    from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+
+    root = tmp_path_factory.mktemp("aligned")
+    detector, landmark_model = FaceDetector(score_threshold=0.6), LandmarkModel()
+    sides = {"target": ["grace_hopper.jpg", "astronaut.png"], "source": ["luispedro.jpg", "two_people.jpg"]}
+    for side, names in sides.items():
+        with ShardWriter(root / "data/alignments" / side, "faces") as shards:
+            for i, name in enumerate(names):
+                image = cv2.imread(str(media / "images" / name))
+                landmarks = landmark_model.predict(image, detector.detect(image)[0].box)
+                transform = alignment_transform(landmarks, 64, 0.1)
+                face = cv2.warpAffine(image, transform, (64, 64), flags=cv2.INTER_AREA)
+                shards.add(f"{side}_{i:06d}_0", {"jpg": encode_jpeg(face),
+                                                 "mask.png": encode_png(hull_mask(apply(transform, landmarks), 64))},
+                           {"landmarks_68": landmarks.round(2).tolist(), "transform": transform.round(6).tolist()})
+    return root
+
+
 def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m stages.<module>`` as DVC would, in ``cwd`` (default: the working directory)."""
     env = {**os.environ, "PYTHONPATH": str(cwd or Path.cwd()), "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -29,13 +29,18 @@ SCHEMA = {
         "padding": float,  # room around the canonical face, as a share of its size
     },
     "model": {
-        "architecture": str,
-        "steps": int,
-        "batch_size": int,
+        "architecture": str,  # light, original or gpu128 (networks.py)
+        "steps": int,  # total steps of the attempt; raising it continues from the last checkpoint
+        "batch_size": int,  # faces per side per step, over all devices
         "learning_rate": float,
         "seed": int,
+        "ssim_weight": float,  # share of the loss that is SSIM; the rest is L1
+        "eye_weight": float,  # loss weight of the eye regions relative to the rest of the face
+        "mouth_weight": float,
+        "mixed_precision": bool,  # float16 compute, for GPUs
         "log_every": int,  # steps between loss logs
         "preview_every": int,  # steps between preview images
+        "checkpoint_every": int,  # steps between checkpoints in models/checkpoints
     },
     "output": {
         "crf": int,  # x264 quality: lower is better and larger
@@ -66,7 +71,7 @@ def _check(data) -> None:
             if key not in values:
                 raise UserError(f"{PARAMS_FILE}: missing key '{section}.{key}' ({kind.__name__}); add it")
             value = values[key]
-            ok = isinstance(value, kind) and not isinstance(value, bool)
+            ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 ok = True
             if not ok:
