@@ -84,18 +84,22 @@ def main() -> None:
                          "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
         summary = {}
 
+        def log_preview(step):
+            mlflow.log_image(preview_grid(autoencoder, samples["target"], samples["source"]), key="preview", step=step)
+
         def on_stretch(step, count, metrics):
             mlflow.log_metrics(metrics, step=step)
             curve.append(f"{step},{metrics['loss_target']:.6f},{metrics['loss_source']:.6f}")
             summary.update(metrics)
             cli.log.info("model: step %d/%d %s", step, p.steps, {k: round(v, 4) for k, v in metrics.items()})
             if crossed(step, count, p.preview_every) or step == p.steps:
-                mlflow.log_image(preview_grid(autoencoder, samples["target"], samples["source"]), key="preview",
-                                 step=step)
+                log_preview(step)
             if crossed(step, count, p.checkpoint_every) or step == p.steps:
                 checkpoints.save(autoencoder, {"step": step, "attempt": attempt, "run_id": run.info.run_id,
                                                "curve": curve})
 
+        if not state:
+            log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
         with BatchFeeder(data, p.batch_size, [p.seed, first_step]) as feeder:
             try:
                 train(autoencoder, feeder, first_step, p, on_stretch)

@@ -61,6 +61,25 @@ def aligned_faces(tmp_path_factory, media) -> Path:
     return root
 
 
+def model_project(root: Path, aligned_faces: Path, **model_params) -> Path:
+    """A scratch project in ``root`` that the model stage can run in: the code, dvc.yaml, params.yaml with
+    ``model_params`` changed, and the aligned faces of ``aligned_faces``."""
+    import yaml
+
+    root.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    shutil.copytree(aligned_faces / "data", root / "data")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"].update(model_params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
 def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m stages.<module>`` as DVC would, in ``cwd`` (default: the working directory)."""
     env = {**os.environ, "PYTHONPATH": str(cwd or Path.cwd()), "TF_CPP_MIN_LOG_LEVEL": "2"}
