@@ -8,8 +8,8 @@ Architectures, named by ``model.architecture``:
   bottleneck, pixel-shuffle upscalers.
 - ``gpu128``: the original class at 128 px, wider decoders, for a GPU run (see params-gpu.yaml).
 
-The last layer of each decoder computes in float32, so that under mixed precision the faces and the loss
-stay in full precision.
+The last layer of each decoder and the outputs compute in float32, so that under mixed precision the faces
+and the loss stay in full precision.
 """
 
 from dataclasses import dataclass
@@ -88,7 +88,8 @@ def build_autoencoder(name: str) -> keras.Model:
     encoder = build_encoder(arch)
     decoders = {side: build_decoder(arch, encoder.output.shape[1:], side) for side in SIDES}
     inputs = [keras.Input((arch.size, arch.size, 3), name=side) for side in SIDES]
-    outputs = [layers.Identity(name=f"{side}_out")(decoders[side](encoder(x))) for side, x in zip(SIDES, inputs)]
+    outputs = [layers.Identity(dtype="float32", name=f"{side}_out")(decoders[side](encoder(x)))
+               for side, x in zip(SIDES, inputs)]
     return keras.Model(inputs, outputs, name=f"autoencoder_{name}")
 
 
