@@ -92,6 +92,8 @@ def test_two_attempts_stand_side_by_side_with_curves_and_previews(tmp_path, alig
         return widths.count(PREVIEW_WIDTH) >= len(runs)
 
     wait_until(previews_shown, "a preview image of each run")
+    browser.execute_script("Array.from(document.images).find(i => i.naturalWidth === arguments[0])"
+                           ".scrollIntoView({block: 'center'})", PREVIEW_WIDTH)  # the card lists params first
     time.sleep(1)  # let the charts finish drawing before the picture is taken
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
