@@ -60,7 +60,7 @@ def main() -> None:
         autoencoder = build_compiled(p)
     attempt = {key: value for key, value in vars(p).items() if key not in CADENCE}
     checkpoints = Checkpoints(CHECKPOINTS)
-    state = checkpoints.restore(autoencoder, attempt) if p.steps else None
+    state = checkpoints.restore(autoencoder, attempt)
     if state and state["step"] > p.steps:
         cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"], p.steps)
         with distribute.strategy_scope():

@@ -179,3 +179,29 @@ def test_training_mirrored_over_two_devices_matches_one_device():
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert result.stdout.count("replicas") == 2 and "replicas 2" in result.stdout
     assert float(lines["difference"]) < 1e-4
+
+
+def test_a_loss_that_becomes_nan_stops_training_before_anything_is_reported(aligned_faces):
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    model = build_autoencoder("light")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=lambda y_true, y_pred: keras.ops.mean(y_pred) * np.nan)
+    reported = []
+    with BatchFeeder(data, 2, seed=0) as feeder, pytest.raises(FloatingPointError, match="between steps 1 and 2"):
+        train(model, feeder, 0, SimpleNamespace(steps=4, log_every=2, batch_size=2),
+              lambda *args: reported.append(args))
+    assert reported == []
+
+
+def test_mlflow_tags_carry_the_dvc_hashes_of_the_training_data(tmp_path, monkeypatch):
+    from stages.lib import tracking
+
+    monkeypatch.chdir(tmp_path)
+    assert tracking.dvc_input_tags("model") == {}  # no pipeline run yet
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  model:\n    cmd: x\n    deps: [data/alignments/target, data/alignments/source, stages/model.py]\n")
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n"
+        "  alignments@target:\n    cmd: y\n    outs:\n    - path: data/alignments/target\n      md5: aaa.dir\n"
+        "  alignments@source:\n    cmd: y\n    outs:\n    - path: data/alignments/source\n      md5: bbb.dir\n")
+    assert tracking.dvc_input_tags("model") == {"dvc.data/alignments/target": "aaa.dir",
+                                                "dvc.data/alignments/source": "bbb.dir"}

@@ -2,6 +2,7 @@
 
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,14 +24,22 @@ def setup() -> None:
 
 
 def machine() -> str:
-    """The processor's model name, so that throughput figures say where they were measured."""
+    """The processor's model name and the GPUs' names, so that throughput figures say where they were measured.
+    GPUs come from ``nvidia-smi``, which works whichever Keras backend runs."""
+    cpu = f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+                cpu = f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+                break
     except OSError:
         pass
-    return f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
+    if not shutil.which("nvidia-smi"):
+        return cpu
+    names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                           text=True).stdout.split("\n")
+    gpus = [name.strip() for name in names if name.strip()]
+    return f"{cpu}; {len(gpus)} x {gpus[0]}" if gpus else cpu
 
 
 def git_tags() -> dict:
