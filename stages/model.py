@@ -77,7 +77,7 @@ def main() -> None:
                          CHECKPOINTS, run.info.run_id)
             resumed = run.data.tags.get("resumed_at_steps")
             mlflow.set_tag("resumed_at_steps", f"{resumed},{first_step}" if resumed else str(first_step))
-        else:
+        if not state or run.info.run_id != state["run_id"]:  # a new run, also when this store lacks the old one
             mlflow.log_params(tracking.flatten(all_params))
         mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
                          "keras_backend": keras.backend.backend(),
