@@ -56,16 +56,15 @@ def main() -> None:
                                 f"give data/raw/{side} videos with a visible face, or relax filtered.*")
     keras.utils.set_random_seed(p.seed)
     distribute.set_precision(p.mixed_precision)
-    with distribute.strategy_scope():
-        autoencoder = build_compiled(p)
     attempt = {key: value for key, value in vars(p).items() if key not in CADENCE}
     checkpoints = Checkpoints(CHECKPOINTS)
-    state = checkpoints.restore(autoencoder, attempt)
-    if state and state["step"] > p.steps:
-        cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"], p.steps)
-        with distribute.strategy_scope():
-            autoencoder = build_compiled(p)
-        state = None
+    with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
+        autoencoder = build_compiled(p)
+        state = checkpoints.restore(autoencoder, attempt)
+        if state and state["step"] > p.steps:
+            cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"],
+                         p.steps)
+            autoencoder, state = build_compiled(p), None
     first_step = state["step"] if state else 0
     curve = state["curve"] if state else ["step,loss_target,loss_source"]
     samples = {side: data[side][0][:: max(1, len(data[side][0]) // 4)][:4] for side in SIDES}
