@@ -82,13 +82,14 @@ def measure(name: str, batch_size: int, steps: int, xla: bool) -> dict:
         prepare_seconds = (time.perf_counter() - started) / len(prepared)
 
         batches = feeder.batches()
-        autoencoder.fit(batches, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)  # trace, warm up
+        # the same steps on one batch prepared beforehand: the trainer alone, to see what feeding costs
+        fixed = (batch for batch in iter(lambda: prepared[0], None))
+        for source in (batches, fixed):  # the first windows of a run are slow whatever feeds them: warm up both
+            autoencoder.fit(source, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
         busy, started = feeder.busy_seconds, time.perf_counter()
         autoencoder.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         seconds = time.perf_counter() - started
         input_load = (feeder.busy_seconds - busy) / seconds
-    # the same steps on batches prepared beforehand: the trainer alone, to see what feeding costs
-    fixed = (batch for batch in iter(lambda: prepared[0], None))
     started = time.perf_counter()
     autoencoder.fit(fixed, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     seconds_alone = time.perf_counter() - started
