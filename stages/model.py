@@ -1,7 +1,9 @@
 """Stage model: train the per-pair autoencoder on the aligned faces of both sides, tracked in MLflow.
 
-Writes ``models/faceswap.keras`` (the autoencoder), ``models/run.json`` (the MLflow run, which the output
-stage logs onto), ``data/metrics/model.json`` and the loss curve ``data/metrics/model-loss.csv``.
+Writes ``models/faceswap.keras`` (the autoencoder, without optimizer state), ``models/run.json`` (the MLflow
+run, which the output stage logs onto), ``data/metrics/model.json`` and the loss curve
+``data/metrics/model-loss.csv``. Checkpoints go to ``models/checkpoints`` (kept by DVC between runs): a run
+that finds one of the same attempt resumes from it, step count and MLflow run included.
 """
 
 import os
@@ -12,13 +14,31 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import mlflow  # noqa: E402
 
-from stages.lib import cli, params, tracking  # noqa: E402
+from stages.lib import cli, distribute, params, tracking  # noqa: E402
 from stages.lib.atomic import atomic_file, write_json  # noqa: E402
+from stages.lib.checkpoints import Checkpoints  # noqa: E402
+from stages.lib.feeder import BatchFeeder  # noqa: E402
+from stages.lib.losses import FaceLoss  # noqa: E402
 from stages.lib.networks import ARCHITECTURES, SIDES, build_autoencoder  # noqa: E402
 from stages.lib.training import load_faces, preview_grid, train  # noqa: E402
 
 MODEL_FILE = Path("models/faceswap.keras")
+CHECKPOINTS = Path("models/checkpoints")
 LOSS_CURVE = Path("data/metrics/model-loss.csv")
+# Params that only say how long to train and how often to report: changing them continues the same attempt.
+CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
+
+
+def crossed(step: int, count: int, every: int) -> bool:
+    """Whether the stretch of ``count`` steps ending at ``step`` passed a multiple of ``every``."""
+    return step // every > (step - count) // every
+
+
+def build_compiled(p) -> keras.Model:
+    autoencoder = build_autoencoder(p.architecture)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=0.5, beta_2=0.999),
+                        loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight))
+    return autoencoder
 
 
 def main() -> None:
@@ -35,34 +55,65 @@ def main() -> None:
             raise cli.UserError(f"data/alignments/{side}: no aligned face to train on; "
                                 f"give data/raw/{side} videos with a visible face, or relax filtered.*")
     keras.utils.set_random_seed(p.seed)
-    autoencoder = build_autoencoder(p.architecture)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=0.5, beta_2=0.999), loss="mae")
+    distribute.set_precision(p.mixed_precision)
+    attempt = {key: value for key, value in vars(p).items() if key not in CADENCE}
+    checkpoints = Checkpoints(CHECKPOINTS)
+    with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
+        autoencoder = build_compiled(p)
+        state = checkpoints.restore(autoencoder, attempt)
+        if state and state["step"] > p.steps:
+            cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"],
+                         p.steps)
+            autoencoder, state = build_compiled(p), None
+    first_step = state["step"] if state else 0
+    curve = state["curve"] if state else ["step,loss_target,loss_source"]
     samples = {side: data[side][0][:: max(1, len(data[side][0]) // 4)][:4] for side in SIDES}
 
     tracking.setup()
-    curve = ["step,loss_target,loss_source"]
-    with mlflow.start_run() as run:
-        mlflow.log_params(tracking.flatten(all_params))
-        mlflow.set_tags({**tracking.git_tags(), "machine": tracking.machine(), "keras_backend": keras.backend.backend(),
+    with tracking.start_run(state and state["run_id"]) as run:
+        if state:
+            cli.log.info("model: resuming from step %d (checkpoint %s, MLflow run %s)", first_step,
+                         CHECKPOINTS, run.info.run_id)
+            resumed = run.data.tags.get("resumed_at_steps")
+            mlflow.set_tag("resumed_at_steps", f"{resumed},{first_step}" if resumed else str(first_step))
+        if not state or run.info.run_id != state["run_id"]:  # a new run, also when this store lacks the old one
+            mlflow.log_params(tracking.flatten(all_params))
+        mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
+                         "keras_backend": keras.backend.backend(),
                          "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
+        summary = {}
 
-        def on_log(step, metrics):
-            mlflow.log_metrics(metrics, step=step)
-            curve.append(f"{step},{metrics['loss_target']:.6f},{metrics['loss_source']:.6f}")
-            cli.log.info("model: step %d/%d %s", step, p.steps, {k: round(v, 4) for k, v in metrics.items()})
-
-        def on_preview(step):
+        def log_preview(step):
             mlflow.log_image(preview_grid(autoencoder, samples["target"], samples["source"]), key="preview", step=step)
 
-        try:
-            summary = train(autoencoder, data, p, on_log, on_preview)
-        except FloatingPointError as error:
-            raise cli.UserError(f"model: training diverged ({error}); lower model.learning_rate") from None
+        def on_stretch(step, count, metrics):
+            mlflow.log_metrics(metrics, step=step)
+            curve.append(f"{step},{metrics['loss_target']:.6f},{metrics['loss_source']:.6f}")
+            summary.update(metrics)
+            cli.log.info("model: step %d/%d %s", step, p.steps, {k: round(v, 4) for k, v in metrics.items()})
+            if crossed(step, count, p.preview_every) or step == p.steps:
+                log_preview(step)
+            if crossed(step, count, p.checkpoint_every) or step == p.steps:
+                checkpoints.save(autoencoder, {"step": step, "attempt": attempt, "run_id": run.info.run_id,
+                                               "curve": curve})
+
+        if not state:
+            log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
+        with BatchFeeder(data, p.batch_size, [p.seed, first_step]) as feeder:
+            try:
+                train(autoencoder, feeder, first_step, p, on_stretch)
+            except FloatingPointError as error:
+                mlflow.set_tag("failed", str(error))
+                raise cli.UserError(f"model: training diverged ({error}); the last good checkpoint is kept in "
+                                    f"{CHECKPOINTS}; lower model.learning_rate") from None
+        distribute.set_precision(False)  # the saved model computes in float32 wherever it is loaded
+        exported = build_autoencoder(p.architecture)
+        exported.set_weights(autoencoder.get_weights())
         with atomic_file(MODEL_FILE) as tmp:
-            autoencoder.save(tmp)
+            exported.save(tmp)
         write_json(tracking.RUN_FILE, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
                                        "architecture": p.architecture, "size": size})
-    write_json(Path("data/metrics/model.json"), summary)
+    write_json(Path("data/metrics/model.json"), {**summary, "steps": p.steps, "resumed_from_step": first_step})
     with atomic_file(LOSS_CURVE) as tmp:
         tmp.write_text("\n".join(curve) + "\n")
     cli.log.info("model: saved %s (MLflow run %s)", MODEL_FILE, run.info.run_id)

@@ -42,6 +42,51 @@ def copy_project(root: Path, names=PROJECT_FILES) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def aligned_faces(tmp_path_factory, media) -> Path:
+    """A folder ``data/alignments/{target,source}`` as the alignments stage writes it (faces, masks, landmarks
+    and transforms), from the sample photographs: two faces a side, enough for a training stage to run."""
+    import cv2
+
+    from stages.lib.detect import FaceDetector
+    from stages.lib.imageset import ShardWriter, encode_jpeg, encode_png
+    from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+
+    root = tmp_path_factory.mktemp("aligned")
+    detector, landmark_model = FaceDetector(score_threshold=0.6), LandmarkModel()
+    sides = {"target": ["grace_hopper.jpg", "astronaut.png"], "source": ["luispedro.jpg", "two_people.jpg"]}
+    for side, names in sides.items():
+        with ShardWriter(root / "data/alignments" / side, "faces") as shards:
+            for i, name in enumerate(names):
+                image = cv2.imread(str(media / "images" / name))
+                landmarks = landmark_model.predict(image, detector.detect(image)[0].box)
+                transform = alignment_transform(landmarks, 64, 0.1)
+                face = cv2.warpAffine(image, transform, (64, 64), flags=cv2.INTER_AREA)
+                shards.add(f"{side}_{i:06d}_0", {"jpg": encode_jpeg(face),
+                                                 "mask.png": encode_png(hull_mask(apply(transform, landmarks), 64))},
+                           {"landmarks_68": landmarks.round(2).tolist(), "transform": transform.round(6).tolist()})
+    return root
+
+
+def model_project(root: Path, aligned_faces: Path, **model_params) -> Path:
+    """A scratch project in ``root`` that the model stage can run in: the code, dvc.yaml, params.yaml with
+    ``model_params`` changed, and the aligned faces of ``aligned_faces``."""
+    import yaml
+
+    root.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / name)
+    shutil.copytree(aligned_faces / "data", root / "data")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"].update(model_params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
 def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m stages.<module>`` as DVC would, in ``cwd`` (default: the working directory)."""
     env = {**os.environ, "PYTHONPATH": str(cwd or Path.cwd()), "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from stages.lib.networks import ARCHITECTURES, PixelShuffle, build_autoencoder, swap_model  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
 
 
 def test_pixel_shuffle_matches_depth_to_space():
@@ -44,3 +45,33 @@ def test_learns_and_round_trips(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(swap_model(loaded).predict(faces[0], verbose=0),
                                swap_model(model).predict(faces[0], verbose=0), atol=1e-5)
+
+
+def test_gpu_preset_is_valid_and_changes_only_the_model_and_its_face_size():
+    import yaml
+
+    from stages.lib import params
+
+    preset, default = params.load_all(REPO / "params-gpu.yaml"), params.load_all(REPO / "params.yaml")
+    assert {section for section in preset if preset[section] != default[section]} == {"model", "alignments"}
+    assert preset["model"]["mixed_precision"] is True
+    assert preset["alignments"]["size"] == ARCHITECTURES[preset["model"]["architecture"]].size == 128
+    assert yaml.safe_load((REPO / "params-gpu.yaml").read_text())["output"] == default["output"]
+
+
+def test_mixed_precision_computes_in_half_and_returns_full_precision_faces():
+    from stages.lib import distribute
+    from stages.lib.losses import FaceLoss
+
+    distribute.set_precision(True)
+    try:
+        model = build_autoencoder("light")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=FaceLoss())
+        assert model.get_layer("encoder").get_layer("conv0").compute_dtype == "float16"
+        x = [np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)] * 2
+        maps = np.concatenate([np.ones((2, 64, 64, 1), np.float32), np.zeros((2, 64, 64, 2), np.float32)], -1)
+        y = [np.concatenate([x[0], maps], -1)] * 2
+        assert all(np.isfinite(model.train_on_batch(x, y)))
+        assert all(str(output.dtype) == "float32" for output in model.outputs)
+    finally:
+        distribute.set_precision(False)

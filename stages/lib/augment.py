@@ -2,7 +2,8 @@
 
 A random similarity (rotation, zoom, shift) and a horizontal flip apply to both the input and the target,
 so the decoders learn every pose; a smooth random warp applies to the input only, so the shared encoder
-must learn the face, not copy pixels. Colour jitter changes the input's brightness and contrast.
+must learn the face, not copy pixels. Colour jitter changes the input's brightness and contrast per channel.
+All randomness comes from the generator passed in, so a seed repeats a run.
 """
 
 import cv2
@@ -28,21 +29,21 @@ def random_warp_maps(rng: np.random.Generator, size: int, grid: int = 5, strengt
     return xs + dx, ys + dy
 
 
-def augment_batch(rng: np.random.Generator, faces: np.ndarray, masks: np.ndarray):
-    """From uint8 faces (N, S, S, 3) and masks (N, S, S) make float32 (inputs, targets, masks) in [0, 1]."""
+def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray):
+    """From uint8 faces (N, S, S, 3) and their uint8 maps (N, S, S, M: mask, eye and mouth regions) make
+    float32 in [0, 1]: the network's inputs (N, S, S, 3) and its targets, the face and its maps moved
+    together (N, S, S, 3 + M)."""
     size = faces.shape[1]
-    inputs, targets, out_masks = [], [], []
-    for face, mask in zip(faces, masks):
+    inputs, targets = [], []
+    for face, face_maps in zip(faces, maps):
         matrix = random_similarity(rng, size)
         face = cv2.warpAffine(face, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
-        mask = cv2.warpAffine(mask, matrix, (size, size), borderMode=cv2.BORDER_CONSTANT)
+        face_maps = cv2.warpAffine(face_maps, matrix, (size, size), borderMode=cv2.BORDER_CONSTANT)
         if rng.random() < 0.5:
-            face, mask = face[:, ::-1], mask[:, ::-1]
+            face, face_maps = face[:, ::-1], face_maps[:, ::-1]
         warped = cv2.remap(face, *random_warp_maps(rng, size), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        warped = warped.astype(np.float32) * rng.uniform(0.9, 1.1) + rng.uniform(-10, 10)
-        inputs.append(warped)
-        targets.append(face)
-        out_masks.append(mask)
+        contrast, brightness = rng.uniform(0.9, 1.1, 3), rng.uniform(-10, 10, 3)  # per channel: colour too
+        inputs.append(warped.astype(np.float32) * contrast + brightness)
+        targets.append(np.concatenate([face, face_maps.reshape(size, size, -1)], axis=-1))
     return (np.clip(np.stack(inputs) / 255.0, 0, 1).astype(np.float32),
-            np.stack(targets).astype(np.float32) / 255.0,
-            np.stack(out_masks).astype(np.float32)[..., None] / 255.0)
+            np.stack(targets).astype(np.float32) / 255.0)

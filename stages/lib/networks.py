@@ -6,6 +6,10 @@ Architectures, named by ``model.architecture``:
 - ``light``: a small 64 px model that learns a recognisable face within a 15-minute CPU demo.
 - ``original``: faceswap's 64 px "original" class: four strided 5x5 convolutions 128 -> 1024, a dense
   bottleneck, pixel-shuffle upscalers.
+- ``gpu128``: the original class at 128 px, wider decoders, for a GPU run (see params-gpu.yaml).
+
+The last layer of each decoder and the outputs compute in float32, so that under mixed precision the faces
+and the loss stay in full precision.
 """
 
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ ARCHITECTURES = {
     "light": Architecture(size=64, encoder_filters=(32, 64, 128, 256), bottleneck=128, decoder_filters=(64, 32, 16)),
     "original": Architecture(size=64, encoder_filters=(128, 256, 512, 1024), bottleneck=1024,
                              decoder_filters=(256, 128, 64)),
+    "gpu128": Architecture(size=128, encoder_filters=(128, 256, 512, 1024), bottleneck=512,
+                           decoder_filters=(512, 256, 128)),
 }
 
 
@@ -71,7 +77,8 @@ def build_decoder(arch: Architecture, encoded_shape, side: str) -> keras.Model:
     x = inputs
     for i, filters in enumerate(arch.decoder_filters):
         x = upscale(x, filters, f"up{i}")
-    outputs = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="face")(x)
+    outputs = layers.Conv2D(3, 5, padding="same", activation="sigmoid", dtype="float32",
+                            name="face")(x)
     return keras.Model(inputs, outputs, name=f"decoder_{side}")
 
 
@@ -81,7 +88,8 @@ def build_autoencoder(name: str) -> keras.Model:
     encoder = build_encoder(arch)
     decoders = {side: build_decoder(arch, encoder.output.shape[1:], side) for side in SIDES}
     inputs = [keras.Input((arch.size, arch.size, 3), name=side) for side in SIDES]
-    outputs = [layers.Identity(name=f"{side}_out")(decoders[side](encoder(x))) for side, x in zip(SIDES, inputs)]
+    outputs = [layers.Identity(dtype="float32", name=f"{side}_out")(decoders[side](encoder(x)))
+               for side, x in zip(SIDES, inputs)]
     return keras.Model(inputs, outputs, name=f"autoencoder_{name}")
 
 

@@ -39,13 +39,18 @@ SCHEMA = {
         "smoothing_window": int,  # target: Savitzky-Golay window over frames for landmarks (odd; 0: off)
     },
     "model": {
-        "architecture": str,
-        "steps": int,
-        "batch_size": int,
+        "architecture": str,  # light, original or gpu128 (networks.py)
+        "steps": int,  # total steps of the attempt; raising it continues from the last checkpoint
+        "batch_size": int,  # faces per side per step, over all devices
         "learning_rate": float,
         "seed": int,
+        "ssim_weight": float,  # share of the loss that is SSIM; the rest is L1
+        "eye_weight": float,  # loss weight of the eye regions relative to the rest of the face
+        "mouth_weight": float,
+        "mixed_precision": bool,  # float16 compute, for GPUs
         "log_every": int,  # steps between loss logs
         "preview_every": int,  # steps between preview images
+        "checkpoint_every": int,  # steps between checkpoints in models/checkpoints
     },
     "output": {
         "codec": ("libx264", "libx265"),

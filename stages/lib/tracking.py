@@ -2,10 +2,12 @@
 
 import os
 import platform
+import shutil
 import subprocess
 from pathlib import Path
 
 import mlflow
+import yaml
 
 EXPERIMENT = "faceswap"
 RUN_FILE = Path("models/run.json")
@@ -22,14 +24,22 @@ def setup() -> None:
 
 
 def machine() -> str:
-    """The processor's model name, so that throughput figures say where they were measured."""
+    """The processor's model name and the GPUs' names, so that throughput figures say where they were measured.
+    GPUs come from ``nvidia-smi``, which works whichever Keras backend runs."""
+    cpu = f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+                cpu = f"{line.split(':', 1)[1].strip()} x{os.cpu_count()}"
+                break
     except OSError:
         pass
-    return f"{platform.processor() or platform.machine()} x{os.cpu_count()}"
+    if not shutil.which("nvidia-smi"):
+        return cpu
+    names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                           text=True).stdout.split("\n")
+    gpus = [name.strip() for name in names if name.strip()]
+    return f"{cpu}; {len(gpus)} x {gpus[0]}" if gpus else cpu
 
 
 def git_tags() -> dict:
@@ -40,6 +50,30 @@ def git_tags() -> dict:
     commit = git("rev-parse", "HEAD")
     return {"git_commit": commit or "unknown", "git_dirty": str(bool(git("status", "--porcelain", "--", "stages",
                                                                             "params.yaml", "dvc.yaml")))}
+
+
+def dvc_input_tags(stage: str) -> dict:
+    """``dvc.<path>``: the hash dvc.lock records for each data input of ``stage``, from the stage upstream that
+    wrote it (DVC writes an upstream stage's lock entry as soon as that stage completes, so during ``dvc repro``
+    these are the inputs this run reads)."""
+    try:
+        deps = yaml.safe_load(Path("dvc.yaml").read_text())["stages"][stage]["deps"]
+        locked = yaml.safe_load(Path("dvc.lock").read_text())["stages"]
+    except (OSError, KeyError, TypeError):
+        return {}
+    hashes = {out["path"]: out.get("md5", "") for entry in locked.values() for out in entry.get("outs", [])}
+    return {f"dvc.{dep}": hashes[dep] for dep in deps if dep in hashes}
+
+
+def start_run(run_id: str | None):
+    """Resume MLflow run ``run_id`` when this tracking store has it, else start a new one."""
+    if run_id:
+        try:
+            mlflow.tracking.MlflowClient().get_run(run_id)
+            return mlflow.start_run(run_id=run_id)
+        except mlflow.exceptions.MlflowException:
+            pass
+    return mlflow.start_run()
 
 
 def flatten(params: dict) -> dict:

@@ -1,29 +1,32 @@
-"""The training loop: both sides in every step, losses and throughput logged, previews drawn."""
+"""The training loop: both sides in every step, losses and throughput per stretch of steps, previews drawn."""
 
+import math
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .face_regions import aligned_landmarks, eye_and_mouth_masks
 from .imageset import decode_image, iter_samples, read_index
-from .augment import augment_batch
 
 
 def load_faces(folder: Path, size: int):
-    """All aligned faces and masks of one side as uint8 arrays (N, size, size, 3) and (N, size, size)."""
-    faces, masks = [], []
-    for _, files in iter_samples(folder, read_index(folder)):
+    """All aligned faces of one side, uint8 (N, size, size, 3), and their maps, uint8 (N, size, size, 3):
+    the landmark mask stored beside each face, then its eye and mouth regions drawn from its landmarks."""
+    faces, maps = [], []
+    for record, files in iter_samples(folder, read_index(folder)):
         face = decode_image(files["jpg"])
         mask = decode_image(files["mask.png"], cv2.IMREAD_GRAYSCALE)
+        record = {**record, "aligned_size": face.shape[0]}
         if face.shape[0] != size:
             face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
         faces.append(face)
-        masks.append(mask)
+        maps.append(np.dstack([mask, *eye_and_mouth_masks(aligned_landmarks(record, size), size)]))
     if not faces:
-        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size), np.uint8)
-    return np.stack(faces), np.stack(masks)
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8)
+    return np.stack(faces), np.stack(maps)
 
 
 def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -41,32 +44,23 @@ def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndar
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
 
 
-def train(autoencoder, data: dict, p, on_log, on_preview) -> dict:
-    """Train for ``p.steps`` steps on ``data[side] = (faces, masks)``; return the last losses and throughput.
+def train(autoencoder, feeder, first_step: int, p, on_stretch) -> None:
+    """Train from step ``first_step`` to ``p.steps`` on the feeder's batches, in stretches that end on every
+    multiple of ``p.log_every`` and at the last step; ``on_stretch(step, count, metrics)`` follows each
+    stretch of ``count`` steps ending at ``step``.
 
-    ``on_log(step, metrics)`` is called every ``p.log_every`` steps and at the end; ``on_preview(step)``
-    every ``p.preview_every`` steps and at the end.
+    Raises FloatingPointError when a loss is not finite, before anything is logged or saved of that stretch.
     """
-    rng = np.random.default_rng(p.seed)
-    started = window_start = time.perf_counter()
-    window_steps = 0
-    metrics = {}
-    for step in range(1, p.steps + 1):
-        batches = {}
-        for side, (faces, masks) in data.items():
-            chosen = rng.integers(0, len(faces), p.batch_size)
-            batches[side] = augment_batch(rng, faces[chosen], masks[chosen])
-        losses = autoencoder.train_on_batch([batches["target"][0], batches["source"][0]],
-                                            [batches["target"][1], batches["source"][1]])
-        if not np.all(np.isfinite(losses)):
-            raise FloatingPointError(f"loss became {losses} at step {step}")
-        window_steps += 1
-        if step % p.log_every == 0 or step == p.steps:
-            now = time.perf_counter()
-            metrics = {"loss_target": float(losses[1]), "loss_source": float(losses[2]),
-                       "examples_per_second": 2 * p.batch_size * window_steps / (now - window_start)}
-            on_log(step, metrics)
-            window_start, window_steps = now, 0
-        if step % p.preview_every == 0 or step == p.steps:
-            on_preview(step)
-    return {**metrics, "steps": p.steps, "seconds": round(time.perf_counter() - started, 1)}
+    batches = feeder.batches()
+    step = first_step
+    while step < p.steps:
+        count = min(p.log_every - step % p.log_every, p.steps - step)
+        busy, started = feeder.busy_seconds, time.perf_counter()
+        history = autoencoder.fit(batches, steps_per_epoch=count, epochs=1, verbose=0, shuffle=False).history
+        seconds = time.perf_counter() - started
+        step += count
+        losses = {f"loss_{side}": float(history[f"{side}_out_loss"][-1]) for side in ("target", "source")}
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise FloatingPointError(f"loss became {losses} between steps {step - count + 1} and {step}")
+        on_stretch(step, count, {**losses, "examples_per_second": 2 * p.batch_size * count / seconds,
+                          "input_load": (feeder.busy_seconds - busy) / seconds})

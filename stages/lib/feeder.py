@@ -1,0 +1,74 @@
+"""The input pipeline: a background thread augments batches a few steps ahead of the trainer, so that cv2's
+work (which releases the GIL) overlaps the training step instead of adding to it."""
+
+import queue
+import threading
+import time
+
+import numpy as np
+
+from .augment import augment_batch
+
+
+class BatchFeeder:
+    """Batches ``((target inputs, source inputs), (target targets, source targets))`` of ``batch_size`` faces
+    drawn at random from each side's ``(faces, maps)``.
+
+    ``busy_seconds`` counts the time the thread spent preparing batches: over a stretch of training, its share
+    of the wall time says whether the input pipeline keeps up (below 1) or is the bottleneck (at 1).
+    """
+
+    def __init__(self, data: dict, batch_size: int, seed, ahead: int = 4):
+        self.data, self.batch_size = data, batch_size
+        self.busy_seconds = 0.0
+        self._queue: queue.Queue = queue.Queue(ahead)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fill, args=(np.random.default_rng(seed),), daemon=True,
+                                        name="batch-feeder")
+        self._thread.start()
+
+    def make_batch(self, rng: np.random.Generator):
+        inputs, targets = [], []
+        for faces, maps in self.data.values():
+            chosen = rng.integers(0, len(faces), self.batch_size)
+            side_inputs, side_targets = augment_batch(rng, faces[chosen], maps[chosen])
+            inputs.append(side_inputs)
+            targets.append(side_targets)
+        return tuple(inputs), tuple(targets)
+
+    def _fill(self, rng: np.random.Generator) -> None:
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                batch = self.make_batch(rng)
+                self.busy_seconds += time.perf_counter() - started
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as error:  # handed to the trainer's thread, which raises it
+            self._error = error
+
+    def batches(self):
+        """An endless generator of batches, as ``keras.Model.fit`` takes it."""
+        while True:
+            try:
+                yield self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._error is not None:
+                    raise self._error
+                if not self._thread.is_alive():
+                    raise RuntimeError("the batch feeder stopped")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

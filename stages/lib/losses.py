@@ -1,0 +1,64 @@
+"""The reconstruction loss: SSIM plus L1, counted inside the face mask only, with the eyes and the mouth
+weighted up. Written in ``keras.ops`` so that every Keras backend runs it.
+
+The target tensor packs six channels: the face (3), then the face mask, the eye region and the mouth region
+(1 each, in [0, 1]), so that the maps go through augmentation together with the face they belong to.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+FACE_CHANNELS = 3
+TARGET_CHANNELS = 6
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    """The SSIM window as a depthwise kernel (size, size, 3, 1)."""
+    line = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
+    window = np.outer(line, line) / np.outer(line, line).sum()
+    return np.repeat(window[:, :, None, None], FACE_CHANNELS, axis=2).astype(np.float32)
+
+
+def ssim_map(x, y, window):
+    """Per-pixel structural similarity of images in [0, 1] (Wang et al. 2004), 1 where they agree."""
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(image):
+        return ops.depthwise_conv(image, window, strides=1, padding="same")
+
+    mean_x, mean_y = blur(x), blur(y)
+    var_x = blur(x * x) - mean_x**2
+    var_y = blur(y * y) - mean_y**2
+    covariance = blur(x * y) - mean_x * mean_y
+    return ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+        (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2))
+
+
+@keras.saving.register_keras_serializable(package="faceswap")
+class FaceLoss(keras.losses.Loss):
+    """``(1 - ssim_weight) * L1 + ssim_weight * (1 - SSIM) / 2``, each a mean weighted by
+    ``mask * (1 + (eye_weight - 1) * eyes + (mouth_weight - 1) * mouth)``."""
+
+    def __init__(self, ssim_weight: float = 0.5, eye_weight: float = 3.0, mouth_weight: float = 2.0,
+                 name: str = "face_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.ssim_weight, self.eye_weight, self.mouth_weight = ssim_weight, eye_weight, mouth_weight
+        self.window = gaussian_window()
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+        face, mask, eyes, mouth = (y_true[..., :3], y_true[..., 3:4], y_true[..., 4:5], y_true[..., 5:6])
+        weight = mask * (1 + (self.eye_weight - 1) * eyes + (self.mouth_weight - 1) * mouth)
+        total = ops.sum(weight, axis=(1, 2, 3)) * FACE_CHANNELS + 1e-6
+
+        def weighted_mean(error):
+            return ops.sum(error * weight, axis=(1, 2, 3)) / total
+
+        l1 = weighted_mean(ops.abs(face - y_pred))
+        dssim = weighted_mean((1 - ssim_map(face, y_pred, self.window)) / 2)
+        return (1 - self.ssim_weight) * l1 + self.ssim_weight * dssim
+
+    def get_config(self):
+        return {**super().get_config(), "ssim_weight": self.ssim_weight, "eye_weight": self.eye_weight,
+                "mouth_weight": self.mouth_weight}

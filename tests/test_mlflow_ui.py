@@ -1,0 +1,100 @@
+"""Two training attempts side by side in the MLflow UI, as a person sees it: an ``mlflow server`` on loopback,
+the model stage run twice against it with different params, the UI opened in headless Chromium."""
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO, free_port, model_project, run_stage, wait_for_http
+
+pytestmark = pytest.mark.slow
+SCREENSHOT = REPO / "tests/screenshots/mlflow-two-attempts.png"
+PREVIEW_WIDTH = 3 * 64  # a face, its reconstruction, its swap
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    port = free_port()
+    log = open(tmp_path / "mlflow-server.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                                "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                "--artifacts-destination", str(tmp_path / "artifacts")],
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", process, seconds=120)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1100",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+                              options=options)
+    yield driver
+    driver.quit()
+
+
+def wait_until(condition, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the MLflow UI did not show {what} within {seconds} s")
+
+
+def test_two_attempts_stand_side_by_side_with_curves_and_previews(tmp_path, aligned_faces, mlflow_server, browser,
+                                                                  monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    for name, learning_rate in (("first", 5e-4), ("second", 2e-3)):
+        project = model_project(tmp_path / name, aligned_faces, steps=4, batch_size=2, log_every=2,
+                                preview_every=2, checkpoint_every=4, learning_rate=learning_rate)
+        run_stage("model", cwd=project)
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("faceswap")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.data.params["model.learning_rate"] for run in runs) == ["0.0005", "0.002"]
+
+    browser.get(f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?compareRunsMode=CHART")
+
+    def page_text():
+        return browser.find_element("tag name", "body").text
+
+    wait_until(lambda: all(run.info.run_name in page_text() for run in runs), "both runs")
+    wait_until(lambda: "loss_target" in page_text() and "loss_source" in page_text(), "the loss charts")
+    for close in browser.find_elements("css selector", "button[aria-label=Close]"):  # the assistant's side panel
+        close.click()
+    legends = [f"{run.info.run_name} (loss_target)" for run in runs]
+    wait_until(lambda: all(legend in page_text() for legend in legends), "both runs' loss_target curves")
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element("xpath", "//*[text()='preview']"))
+
+    def previews_shown():
+        widths = browser.execute_script("return Array.from(document.images).filter(i => i.complete)"
+                                        ".map(i => i.naturalWidth)")
+        return widths.count(PREVIEW_WIDTH) >= len(runs)
+
+    wait_until(previews_shown, "a preview image of each run")
+    browser.execute_script("Array.from(document.images).find(i => i.naturalWidth === arguments[0])"
+                           ".scrollIntoView({block: 'center'})", PREVIEW_WIDTH)  # the card lists params first
+    time.sleep(1)  # let the charts finish drawing before the picture is taken
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+    print(f"screenshot: {SCREENSHOT}")

@@ -1,0 +1,77 @@
+"""Training killed with ``kill -9`` half-way, then ``dvc repro``: it resumes from the last checkpoint (the step
+count goes on, the MLflow run is the same) and finishes with a model that loads."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import model_project
+
+pytestmark = pytest.mark.slow
+
+
+def sh(*args, cwd) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=cwd, env=dvc_env(), capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+def dvc_env() -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+
+
+def checkpoint_step(root) -> int:
+    try:
+        return json.loads((root / "models/checkpoints/latest/state.json").read_text())["step"]
+    except (FileNotFoundError, json.JSONDecodeError):  # between the two renames of a new checkpoint
+        return 0
+
+
+def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligned_faces):
+    root = model_project(tmp_path / "project", aligned_faces, steps=20, batch_size=2, log_every=4,
+                         checkpoint_every=4, preview_every=100)
+    sh("git", "init", "-q", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+
+    with open(tmp_path / "killed.log", "w") as log:
+        # its own session: the kill takes dvc and the training process together, as a crash would
+        process = subprocess.Popen(["dvc", "repro", "--single-item", "model"], cwd=root, env=dvc_env(),
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 240
+        while checkpoint_step(root) < 8:
+            assert process.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint at step 8 within 4 minutes"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    killed = json.loads((root / "models/checkpoints/latest/state.json").read_text())
+    assert 8 <= killed["step"] < 20
+    assert not (root / "models/faceswap.keras").exists()
+
+    result = sh("dvc", "repro", "--single-item", "model", cwd=root)
+    assert f"resuming from step {killed['step']}" in result.stdout + result.stderr
+    curve = (root / "data/metrics/model-loss.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in curve[1:]] == list(range(4, 21, 4))
+    assert json.loads((root / "data/metrics/model.json").read_text())["resumed_from_step"] == killed["step"]
+    run_id = json.loads((root / "models/run.json").read_text())["run_id"]
+    assert run_id == killed["run_id"]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    assert client.get_run(run_id).data.tags["resumed_at_steps"] == str(killed["step"])
+    assert {m.step for m in client.get_metric_history(run_id, "loss_target")} == set(range(4, 21, 4))
+
+    import keras
+
+    from stages.lib.networks import swap_model
+
+    model = keras.saving.load_model(root / "models/faceswap.keras")
+    swapped = swap_model(model).predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)
+    assert swapped.shape == (1, 64, 64, 3) and np.isfinite(swapped).all()

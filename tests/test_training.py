@@ -1,0 +1,207 @@
+"""Training parts: the masked, region-weighted loss, augmentation, the batch feeder, checkpoints, and
+training mirrored over two devices."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from stages.lib.augment import augment_batch  # noqa: E402
+from stages.lib.checkpoints import Checkpoints  # noqa: E402
+from stages.lib.face_regions import EYES, MOUTH, aligned_landmarks, eye_and_mouth_masks  # noqa: E402
+from stages.lib.feeder import BatchFeeder  # noqa: E402
+from stages.lib.imageset import read_index  # noqa: E402
+from stages.lib.losses import FaceLoss  # noqa: E402
+from stages.lib.networks import build_autoencoder  # noqa: E402
+from stages.lib.training import load_faces, train  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+
+
+def packed(face, mask=None, eyes=None, mouth=None):
+    """A loss target: the face and its three maps (mask everywhere, no eye or mouth region by default)."""
+    zeros = np.zeros(face.shape[:-1] + (1,), np.float32)
+    maps = [np.ones_like(zeros) if mask is None else mask, zeros if eyes is None else eyes,
+            zeros if mouth is None else mouth]
+    return np.concatenate([face, *maps], axis=-1)
+
+
+def loss(y_true, y_pred, **weights) -> float:
+    return float(keras.ops.convert_to_numpy(FaceLoss(**weights)(y_true, y_pred)))
+
+
+def test_loss_is_zero_for_a_perfect_face_and_ignores_the_background():
+    rng = np.random.default_rng(0)
+    face = rng.random((2, 32, 32, 3), dtype=np.float32)
+    mask = np.zeros((2, 32, 32, 1), np.float32)
+    mask[:, 8:24, 8:24] = 1
+    assert loss(packed(face, mask), face) == pytest.approx(0, abs=1e-5)
+    outside = face.copy()  # beyond the reach of SSIM's 11-pixel window from the mask
+    outside[:, :2] = 1 - outside[:, :2]
+    assert loss(packed(face, mask), outside) == pytest.approx(0, abs=1e-5)
+    inside = face.copy()
+    inside[:, 10:14] = 1 - inside[:, 10:14]
+    assert loss(packed(face, mask), inside) > 0.01
+
+
+@pytest.mark.parametrize("ssim_weight", [0.0, 1.0])
+def test_an_error_in_the_eyes_costs_more_than_the_same_error_in_the_cheek(ssim_weight):
+    rng = np.random.default_rng(1)
+    face = rng.random((1, 32, 32, 3), dtype=np.float32)
+    eyes = np.zeros((1, 32, 32, 1), np.float32)
+    eyes[:, 8:12, 8:24] = 1
+    in_eyes, in_cheek = face.copy(), face.copy()
+    in_eyes[:, 8:12, 8:24] = 0.5
+    in_cheek[:, 20:24, 8:24] = 0.5
+    truth = packed(face, eyes=eyes)
+    assert loss(truth, in_eyes, ssim_weight=ssim_weight, eye_weight=3.0) > 2 * loss(
+        truth, in_cheek, ssim_weight=ssim_weight, eye_weight=3.0)
+    assert loss(truth, in_eyes, ssim_weight=ssim_weight, eye_weight=1.0) == pytest.approx(
+        loss(truth, in_cheek, ssim_weight=ssim_weight, eye_weight=1.0), rel=0.3)
+
+
+def test_eye_and_mouth_regions_lie_on_the_aligned_landmarks(aligned_faces):
+    folder = aligned_faces / "data/alignments/target"
+    record = {**read_index(folder)[0], "aligned_size": 64}
+    points = aligned_landmarks(record, 128)
+    eyes, mouth = eye_and_mouth_masks(points, 128)
+    for region, groups in ((eyes, EYES), (mouth, MOUTH)):
+        inside = [region[int(y), int(x)] for group in groups for x, y in points[list(group)]]
+        assert min(inside) == 255
+        assert 0.005 < (region > 0).mean() < 0.15  # a region, not the whole face
+    assert not (eyes & mouth).any()
+    faces, maps = load_faces(folder, 128)
+    assert faces.shape == maps.shape == (2, 128, 128, 3)
+    np.testing.assert_array_equal(maps[0, ..., 1], eyes)
+    assert (maps[0, ..., 0][eyes > 0] > 0).mean() > 0.9  # the eyes lie inside the landmark mask
+
+
+def test_augmentation_is_seeded_and_moves_the_maps_with_the_face(aligned_faces):
+    faces, maps = load_faces(aligned_faces / "data/alignments/source", 64)
+    first = augment_batch(np.random.default_rng(5), faces, maps)
+    again = augment_batch(np.random.default_rng(5), faces, maps)
+    other = augment_batch(np.random.default_rng(6), faces, maps)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], other[0])
+    inputs, targets = first
+    assert inputs.shape == (2, 64, 64, 3) and targets.shape == (2, 64, 64, 6)
+    assert 0 <= inputs.min() and inputs.max() <= 1
+    # the target face is the original moved by a small similarity: the mask still covers the face's pixels
+    for target, face, face_maps in zip(targets, faces, maps):
+        assert abs(target[..., 3].mean() - face_maps[..., 0].mean() / 255) < 0.1
+        assert np.abs(inputs - targets[..., :3]).mean() > 0.01  # the input is warped and jittered
+
+
+def test_feeder_keeps_batches_coming_and_counts_its_work(aligned_faces):
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    with BatchFeeder(data, 3, seed=0) as feeder:
+        batches = feeder.batches()
+        (target_in, source_in), (target_out, source_out) = next(batches)
+        next(batches)
+    assert target_in.shape == source_in.shape == (3, 64, 64, 3)
+    assert target_out.shape == source_out.shape == (3, 64, 64, 6)
+    assert feeder.busy_seconds > 0
+    with BatchFeeder(data, 3, seed=0) as feeder:
+        np.testing.assert_array_equal(next(feeder.batches())[0][0], target_in)
+
+
+def compiled(learning_rate=1e-3):
+    model = build_autoencoder("light")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=FaceLoss())
+    return model
+
+
+def test_checkpoints_resume_weights_and_optimizer_and_keep_a_backup(aligned_faces, tmp_path):
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    model, checkpoints = compiled(), Checkpoints(tmp_path / "checkpoints")
+    attempt = {"architecture": "light", "learning_rate": 1e-3}
+    logged = []
+    p = SimpleNamespace(steps=3, log_every=2, batch_size=2)
+    with BatchFeeder(data, 2, seed=0) as feeder:
+        train(model, feeder, 0, p, lambda step, count, metrics: (
+            logged.append((step, count, metrics)), checkpoints.save(model, {"step": step, "attempt": attempt})))
+    assert [(step, count) for step, count, _ in logged] == [(2, 2), (3, 1)]
+    assert 0 < logged[-1][2]["input_load"] and logged[-1][2]["examples_per_second"] > 0
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "previous"]
+
+    resumed = compiled()
+    assert checkpoints.restore(resumed, attempt)["step"] == 3
+    assert int(resumed.optimizer.iterations) == 3
+    for a, b in zip(resumed.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    (tmp_path / "checkpoints/latest/model.keras").write_bytes(b"damaged")
+    assert checkpoints.restore(compiled(), attempt)["step"] == 2
+    assert checkpoints.restore(compiled(), {**attempt, "architecture": "original"}) is None
+
+
+MIRRORED = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, sys.argv[1])
+import numpy as np, tensorflow as tf, keras
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from stages.lib import distribute
+from stages.lib.losses import FaceLoss
+from stages.lib.networks import build_autoencoder
+
+rng = np.random.default_rng(0)
+x = tuple(rng.random((4, 64, 64, 3), dtype=np.float32) for _ in range(2))
+y = tuple(np.concatenate([f, np.ones((4, 64, 64, 1), np.float32), np.zeros((4, 64, 64, 2), np.float32)], -1)
+          for f in x)
+weights = []
+for devices in (["/cpu:0"], ["/cpu:0", "/cpu:1"]):
+    keras.utils.set_random_seed(0)
+    with distribute.strategy_scope(devices):
+        model = build_autoencoder("light")
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=FaceLoss())
+    print("replicas", model.distribute_strategy.num_replicas_in_sync)
+    model.fit((batch for batch in [(x, y)] * 2), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
+    weights.append(model.get_weights())
+print("difference", max(float(np.abs(a - b).max()) for a, b in zip(*weights)))
+"""
+
+
+def test_training_mirrored_over_two_devices_matches_one_device():
+    """Two logical CPU devices stand in for two GPUs: the replicas' gradients, summed, must move the weights
+    exactly as one device does with the whole batch."""
+    result = subprocess.run([sys.executable, "-c", MIRRORED, str(REPO)], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert result.stdout.count("replicas") == 2 and "replicas 2" in result.stdout
+    assert float(lines["difference"]) < 1e-4
+
+
+def test_a_loss_that_becomes_nan_stops_training_before_anything_is_reported(aligned_faces):
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    model = build_autoencoder("light")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=lambda y_true, y_pred: keras.ops.mean(y_pred) * np.nan)
+    reported = []
+    with BatchFeeder(data, 2, seed=0) as feeder, pytest.raises(FloatingPointError, match="between steps 1 and 2"):
+        train(model, feeder, 0, SimpleNamespace(steps=4, log_every=2, batch_size=2),
+              lambda *args: reported.append(args))
+    assert reported == []
+
+
+def test_mlflow_tags_carry_the_dvc_hashes_of_the_training_data(tmp_path, monkeypatch):
+    from stages.lib import tracking
+
+    monkeypatch.chdir(tmp_path)
+    assert tracking.dvc_input_tags("model") == {}  # no pipeline run yet
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  model:\n    cmd: x\n    deps: [data/alignments/target, data/alignments/source, stages/model.py]\n")
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n"
+        "  alignments@target:\n    cmd: y\n    outs:\n    - path: data/alignments/target\n      md5: aaa.dir\n"
+        "  alignments@source:\n    cmd: y\n    outs:\n    - path: data/alignments/source\n      md5: bbb.dir\n")
+    assert tracking.dvc_input_tags("model") == {"dvc.data/alignments/target": "aaa.dir",
+                                                "dvc.data/alignments/source": "bbb.dir"}
