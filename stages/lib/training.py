@@ -8,14 +8,19 @@ import cv2
 import numpy as np
 
 from .face_regions import aligned_landmarks, eye_and_mouth_masks
+from .holdout import held_out_keys
 from .imageset import decode_image, iter_samples, read_index
+from .networks import swap_model
 
 
 def load_faces(folder: Path, size: int):
-    """All aligned faces of one side, uint8 (N, size, size, 3), and their maps, uint8 (N, size, size, 3):
-    the landmark mask stored beside each face, then its eye and mouth regions drawn from its landmarks."""
+    """The aligned faces of one side that training sees (all but the held-out ones), uint8 (N, size, size, 3),
+    and their maps, uint8 (N, size, size, 3): the landmark mask stored beside each face, then its eye and
+    mouth regions drawn from its landmarks."""
+    records = read_index(folder)
+    held_out = held_out_keys([record["key"] for record in records])
     faces, maps = [], []
-    for record, files in iter_samples(folder, read_index(folder)):
+    for record, files in iter_samples(folder, [r for r in records if r["key"] not in held_out]):
         face = decode_image(files["jpg"])
         mask = decode_image(files["mask.png"], cv2.IMREAD_GRAYSCALE)
         record = {**record, "aligned_size": face.shape[0]}
@@ -32,8 +37,6 @@ def load_faces(folder: Path, size: int):
 def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
     """An RGB uint8 grid: rows of target faces (original, as target, as source) then of source faces
     (original, as source, as target). The middle column shows learning, the last one the swap."""
-    from .networks import swap_model
-
     to_target, to_source = swap_model(autoencoder, "target"), swap_model(autoencoder, "source")
     rows = []
     for faces, own, other in ((target, to_target, to_source), (source, to_source, to_target)):
