@@ -71,16 +71,8 @@ def aligned_faces(tmp_path_factory, media) -> Path:
 def model_project(root: Path, aligned_faces: Path, **model_params) -> Path:
     """A scratch project in ``root`` that the model stage can run in: the code, dvc.yaml, params.yaml with
     ``model_params`` changed, and the aligned faces of ``aligned_faces``."""
-    import yaml
-
-    root.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / name)
-    shutil.copytree(aligned_faces / "data", root / "data")
+    copy_project(root)
+    shutil.copytree(aligned_faces / "data", root / "data", dirs_exist_ok=True)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"].update(model_params)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

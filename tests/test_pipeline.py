@@ -55,6 +55,21 @@ def test_output_video_has_every_frame_and_the_audio(repo):
         assert np.abs(swapped[corner].astype(int) - original[corner]).mean() < 4
 
 
+def test_mlflow_run_has_params_loss_curve_and_previews(repo):
+    from mlflow.tracking import MlflowClient
+
+    run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    run = client.get_run(run_id)  # before the params changes below, which resume this run
+    assert run.data.params["model.steps"] == "6" and run.data.params["model.architecture"] == "light"
+    assert run.data.tags["git_commit"] and run.data.tags["machine"]
+    history = client.get_metric_history(run_id, "loss_target")
+    assert [m.step for m in history] == [2, 4, 6]
+    assert "output_coverage" in run.data.metrics
+    images = [a.path for a in client.list_artifacts(run_id, "images")]
+    assert len([p for p in images if "preview" in p and p.endswith(".png")]) >= 2
+
+
 def test_second_repro_runs_nothing(repo):
     result = sh("dvc", "repro", cwd=repo)
     assert "Running stage" not in result.stdout
@@ -82,21 +97,6 @@ def test_a_params_change_reruns_only_what_reads_it(repo, change, expected):
         sh("git", "checkout", "--", "params.yaml", "dvc.lock", "data/metrics", cwd=repo)
         sh("dvc", "checkout", cwd=repo)
     assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo).stdout
-
-
-def test_mlflow_run_has_params_loss_curve_and_previews(repo):
-    from mlflow.tracking import MlflowClient
-
-    run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
-    client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
-    run = client.get_run(run_id)
-    assert run.data.params["model.steps"] == "6" and run.data.params["model.architecture"] == "light"
-    assert run.data.tags["git_commit"] and run.data.tags["machine"]
-    history = client.get_metric_history(run_id, "loss_target")
-    assert [m.step for m in history] == [2, 4, 6]
-    assert "output_coverage" in run.data.metrics
-    images = [a.path for a in client.list_artifacts(run_id, "images")]
-    assert len([p for p in images if "preview" in p and p.endswith(".png")]) >= 2
 
 
 def test_push_to_s3_and_pull_into_a_fresh_clone(repo, s3_endpoint, tmp_path):
