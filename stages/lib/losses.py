@@ -13,24 +13,28 @@ FACE_CHANNELS = 3
 TARGET_CHANNELS = 6
 
 
+SSIM_STATISTICS = 5  # x, y, x², y², xy: blurred together in one call
+
+
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """The SSIM window as a depthwise kernel (size, size, 3, 1)."""
+    """The SSIM window as one line of a separable depthwise kernel, (size, 1, 5 * 3, 1): the 11x11 Gaussian
+    is this line down the columns, then along the rows, a fifth of the work of the square kernel."""
     line = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
-    window = np.outer(line, line) / np.outer(line, line).sum()
-    return np.repeat(window[:, :, None, None], FACE_CHANNELS, axis=2).astype(np.float32)
+    line /= line.sum()
+    return np.tile(line[:, None, None, None], (1, 1, SSIM_STATISTICS * FACE_CHANNELS, 1)).astype(np.float32)
 
 
 def ssim_map(x, y, window):
-    """Per-pixel structural similarity of images in [0, 1] (Wang et al. 2004), 1 where they agree."""
+    """Per-pixel structural similarity of images in [0, 1] (Wang et al. 2004), 1 where they agree. The five
+    local statistics are blurred in one depthwise pass over their stacked channels, which on CPU costs about
+    the same as one of them alone."""
     c1, c2 = 0.01**2, 0.03**2
-
-    def blur(image):
-        return ops.depthwise_conv(image, window, strides=1, padding="same")
-
-    mean_x, mean_y = blur(x), blur(y)
-    var_x = blur(x * x) - mean_x**2
-    var_y = blur(y * y) - mean_y**2
-    covariance = blur(x * y) - mean_x * mean_y
+    stacked = ops.concatenate([x, y, x * x, y * y, x * y], axis=-1)
+    blurred = ops.depthwise_conv(stacked, window, strides=1, padding="same")
+    blurred = ops.depthwise_conv(blurred, ops.transpose(window, (1, 0, 2, 3)), strides=1, padding="same")
+    mean_x, mean_y, square_x, square_y, product = ops.split(blurred, SSIM_STATISTICS, axis=-1)
+    var_x, var_y = square_x - mean_x**2, square_y - mean_y**2
+    covariance = product - mean_x * mean_y
     return ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
         (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2))
 

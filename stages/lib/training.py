@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import cv2
+import keras
 import numpy as np
 
 from .face_regions import aligned_landmarks, eye_and_mouth_masks
@@ -36,12 +37,13 @@ def load_faces(folder: Path, size: int):
 
 def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
     """An RGB uint8 grid: rows of target faces (original, as target, as source) then of source faces
-    (original, as source, as target). The middle column shows learning, the last one the swap."""
+    (original, as source, as target). The middle column shows learning, the last one the swap. The models are
+    called directly: a few faces, and no new predict function traced for each preview."""
     to_target, to_source = swap_model(autoencoder, "target"), swap_model(autoencoder, "source")
     rows = []
     for faces, own, other in ((target, to_target, to_source), (source, to_source, to_target)):
         x = faces.astype(np.float32) / 255.0
-        columns = [x, own.predict(x, verbose=0), other.predict(x, verbose=0)]
+        columns = [x, *(keras.ops.convert_to_numpy(decode(x, training=False)) for decode in (own, other))]
         rows += [np.hstack([c[i] for c in columns]) for i in range(len(x))]
     grid = (np.clip(np.vstack(rows), 0, 1) * 255).astype(np.uint8)
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
