@@ -1,6 +1,7 @@
 """Training parts: the masked, region-weighted loss, augmentation, the batch feeder, checkpoints, and
 training mirrored over two devices."""
 
+import importlib.util
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -97,6 +98,36 @@ def test_augmentation_is_seeded_and_moves_the_maps_with_the_face(aligned_faces):
     for target, face, face_maps in zip(targets, faces, maps):
         assert abs(target[..., 3].mean() - face_maps[..., 0].mean() / 255) < 0.1
         assert np.abs(inputs - targets[..., :3]).mean() > 0.01  # the input is warped and jittered
+
+
+AUGMENT_ON = """
+import os, sys
+os.environ["KERAS_BACKEND"] = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+import numpy as np
+from stages.lib.augment import augment_batch
+
+batch = np.load(sys.argv[3])
+inputs, targets = augment_batch(np.random.default_rng(5), batch["faces"], batch["maps"])
+np.savez(sys.argv[4], inputs=inputs, targets=targets)
+"""
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None,
+                                                 reason=f"{name} is not installed")) for name in ("jax", "torch")])
+def test_augmentation_is_the_same_on_another_backend(aligned_faces, tmp_path, backend):
+    """The augmentation is written in keras.ops, not TensorFlow: the same seed gives the same batch on
+    another Keras backend, up to float rounding."""
+    faces, maps = load_faces(aligned_faces / "data/alignments/source", 64)
+    np.savez(tmp_path / "batch.npz", faces=faces, maps=maps)
+    result = subprocess.run([sys.executable, "-c", AUGMENT_ON, backend, str(REPO), str(tmp_path / "batch.npz"),
+                             str(tmp_path / "augmented.npz")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    other = np.load(tmp_path / "augmented.npz")
+    inputs, targets = augment_batch(np.random.default_rng(5), faces, maps)
+    np.testing.assert_allclose(other["inputs"], inputs, atol=1e-4)
+    np.testing.assert_allclose(other["targets"], targets, atol=1e-4)
 
 
 def test_feeder_keeps_batches_coming_and_counts_its_work(aligned_faces):

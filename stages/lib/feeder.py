@@ -1,5 +1,5 @@
-"""The input pipeline: a background thread augments batches a few steps ahead of the trainer, so that cv2's
-work (which releases the GIL) overlaps the training step instead of adding to it."""
+"""The input pipeline: a background thread augments batches a few steps ahead of the trainer, so that the
+augmentation's work (backend kernels, which release the GIL) overlaps the training step instead of adding to it."""
 
 import queue
 import threading
