@@ -89,10 +89,14 @@ def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = Tr
     return result
 
 
+def tool_env() -> dict:
+    """The environment for the project's command-line tools: this Python's ``dvc`` first on PATH."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+
+
 def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
     """Run a command line (git, dvc, ...) in ``cwd`` with this Python's tools first on PATH."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(args, cwd=cwd, env=tool_env(), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
                              f"{result.stderr[-5000:]}")
@@ -152,6 +156,22 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+def loopback_bucket(endpoint: str, bucket: str):
+    """A new bucket on the loopback S3 endpoint, and a boto3 client of that endpoint to look into it."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+def use_loopback_remote(root: Path, endpoint: str, bucket: str) -> None:
+    """Point the project's DVC remote ``storage`` at ``s3://bucket/store`` on the loopback endpoint, in
+    ``.dvc/config.local`` as a user would, leaving the committed config alone."""
+    sh("dvc", "remote", "modify", "--local", "storage", "url", f"s3://{bucket}/store", cwd=root)
+    sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", endpoint, cwd=root)
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,13 @@ import base64
 import json
 import os
 import subprocess
-import sys
 
 import boto3
 import pytest
 import yaml
 
 from stages.lib import attempts, ec2
-from tests.conftest import REPO, error_lines, git_dvc_repo, run_stage, set_params, sh, trim
+from tests.conftest import REPO, error_lines, git_dvc_repo, run_stage, set_params, sh, tool_env, trim
 
 BUCKET = "faceswap-cloud"
 PROFILE = "faceswap-test"
@@ -166,9 +165,8 @@ def run_user_data(script, workdir):
     """Run user data here as on an instance: nothing installed, power-off only echoed, S3 via the remote's endpoint."""
     workdir.mkdir()
     (workdir / "user-data").write_text(script)
-    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    env.update(FACESWAP_SKIP_INSTALL="1", FACESWAP_POWEROFF="echo poweroff", FACESWAP_WORKDIR=str(workdir),
-               PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}", TF_CPP_MIN_LOG_LEVEL="2")
+    env = {k: v for k, v in tool_env().items() if k != "AWS_ENDPOINT_URL"}
+    env.update(FACESWAP_SKIP_INSTALL="1", FACESWAP_POWEROFF="echo poweroff", FACESWAP_WORKDIR=str(workdir))
     return subprocess.run(["bash", str(workdir / "user-data")], cwd=workdir, env=env, capture_output=True, text=True)
 
 

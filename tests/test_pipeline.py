@@ -7,12 +7,11 @@ fresh clone bring back the same model and video; the MLflow run holds params, a 
 
 import json
 
-import boto3
 import numpy as np
 import pytest
 
 from stages.lib import video
-from tests.conftest import git_dvc_repo, set_params, sh, trim
+from tests.conftest import git_dvc_repo, loopback_bucket, set_params, sh, trim, use_loopback_remote
 
 pytestmark = pytest.mark.slow
 
@@ -101,14 +100,9 @@ def test_a_params_change_reruns_only_what_reads_it(repo, change, expected):
 
 def test_push_to_s3_and_pull_into_a_fresh_clone(repo, s3_endpoint, tmp_path):
     bucket = "faceswap-test"
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=bucket)
+    s3 = loopback_bucket(s3_endpoint, bucket)
 
-    def use_loopback_remote(root):
-        sh("dvc", "remote", "modify", "--local", "storage", "url", f"s3://{bucket}/store", cwd=root)
-        sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", s3_endpoint, cwd=root)
-
-    use_loopback_remote(repo)
+    use_loopback_remote(repo, s3_endpoint, bucket)
     sh("dvc", "push", cwd=repo)
     objects = s3.list_objects_v2(Bucket=bucket, Prefix="store/").get("KeyCount", 0)
     assert 0 < objects < 100  # image collections travel as a few shards, not as thousands of files
@@ -116,7 +110,7 @@ def test_push_to_s3_and_pull_into_a_fresh_clone(repo, s3_endpoint, tmp_path):
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
     assert not (clone / "models/faceswap.keras").exists()
-    use_loopback_remote(clone)
+    use_loopback_remote(clone, s3_endpoint, bucket)
     sh("dvc", "pull", "models/faceswap.keras", "data/output/swapped.mp4", cwd=clone)
     for path in ("models/faceswap.keras", "data/output/swapped.mp4"):
         assert (clone / path).read_bytes() == (repo / path).read_bytes()

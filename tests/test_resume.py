@@ -5,25 +5,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import model_project
+from tests.conftest import model_project, sh, tool_env
 
 pytestmark = pytest.mark.slow
-
-
-def sh(*args, cwd) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=cwd, env=dvc_env(), capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    return result
-
-
-def dvc_env() -> dict:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
 
 
 def checkpoint_step(root) -> int:
@@ -41,7 +30,7 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
 
     with open(tmp_path / "killed.log", "w") as log:
         # its own session: the kill takes dvc and the training process together, as a crash would
-        process = subprocess.Popen(["dvc", "repro", "--single-item", "model"], cwd=root, env=dvc_env(),
+        process = subprocess.Popen(["dvc", "repro", "--single-item", "model"], cwd=root, env=tool_env(),
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 240
         while checkpoint_step(root) < 8:

@@ -1,27 +1,17 @@
 """A feature-film-sized source: 10^4 frames (the sample source looped) travel through ``dvc push`` and
 ``dvc pull`` to S3 on loopback as a handful of objects, because frames are packed in tar shards."""
 
-import os
 import subprocess
-import sys
 
-import boto3
 import pytest
 
 from stages.lib import video
 from stages.lib.imageset import read_index
-from tests.conftest import REPO, set_params
+from tests.conftest import REPO, loopback_bucket, set_params, sh, use_loopback_remote
 
 pytestmark = pytest.mark.slow
 
 FRAMES = 10_000
-
-
-def sh(*args, cwd) -> str:
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
 
 
 def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_endpoint, tmp_path):
@@ -36,12 +26,7 @@ def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_e
     sh("dvc", "init", "-q", cwd=project)
     (project / ".dvc/config").write_text((REPO / ".dvc/config").read_text())
     bucket = "faceswap-scale"
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket=bucket)
-
-    def use_loopback_remote(root):
-        sh("dvc", "remote", "modify", "--local", "storage", "url", f"s3://{bucket}/store", cwd=root)
-        sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", s3_endpoint, cwd=root)
+    s3 = loopback_bucket(s3_endpoint, bucket)
 
     sh("dvc", "repro", "frames@source", cwd=project)  # the real stage, cached by DVC
     records = read_index(project / "data/frames/source")
@@ -49,7 +34,7 @@ def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_e
     shards = sorted((project / "data/frames/source").glob("*.tar"))
     assert len(shards) == FRAMES // 1000
 
-    use_loopback_remote(project)
+    use_loopback_remote(project, s3_endpoint, bucket)
     sh("dvc", "push", "data/frames/source", cwd=project)
     objects = s3.list_objects_v2(Bucket=bucket, Prefix="store/")["KeyCount"]
     assert objects <= len(shards) + 5  # shards, index, videos.json, the folder's manifest: not 10^4 files
@@ -60,7 +45,7 @@ def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_e
     sh("git", "commit", "-qm", "10^4 frames", cwd=project)
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(project), str(clone), cwd=tmp_path)
-    use_loopback_remote(clone)
+    use_loopback_remote(clone, s3_endpoint, bucket)
     sh("dvc", "pull", "data/frames/source", cwd=clone)
     for path in [*shards, project / "data/frames/source/index.jsonl"]:
         pulled = clone / path.relative_to(project)
