@@ -105,7 +105,11 @@ def main() -> None:
     write_json(METRICS, metrics)
     run = read_json(tracking.RUN_FILE)
     tracking.setup()
-    with mlflow.start_run(run_id=run["run_id"]):
+    with tracking.start_run(run["run_id"]) as logged:
+        if logged.info.run_id != run["run_id"]:  # trained against another store, e.g. on EC2 with none set
+            cli.log.warning("output: MLflow run %s (the model's) is not in %s; the output's metrics went to new "
+                            "run %s (set MLFLOW_TRACKING_URI to the store the model was trained with)",
+                            run["run_id"], tracking.tracking_uri(), logged.info.run_id)
         mlflow.log_metrics({f"output_{k}": float(v) for k, v in metrics.items()})
         mlflow.log_artifacts(str(STILLS), "output/stills")
         mlflow.log_artifact(str(SIDE_BY_SIDE), "output")

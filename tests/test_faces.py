@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stages.lib.detect import FaceDetector, crop_square
+from stages.lib.detect import FaceDetector, crop_square, is_plausible
 from stages.lib.landmarks import (LandmarkModel, alignment_transform, apply, canonical_points, five_points,
                                   similarity)
 
@@ -92,3 +92,12 @@ def test_a_frame_with_a_face_is_not_retried(media, detector):
     image = cv2.imread(str(media / "images/luispedro.jpg"))
     faces = FaceDetector(0.6, retry_upscale=2.0, retry_angles=(15,)).detect_with_retries(image)
     assert [face.found_by for face in faces] == ["plain"]
+
+
+def test_uninitialised_yunet_rows_are_not_faces():
+    """Rows as YuNet returned them once on a 31x36 frame: a box of 1e30 and zero size with score 1."""
+    garbage = np.array([7.85e30, 1.05e31, 0, 0, *[6.9e30, 1.3e31] * 5, 1.0], np.float32)
+    face = np.array([10, 12, 20, 24, *[20, 24] * 5, 0.93], np.float32)
+    assert not is_plausible(garbage, 31, 36)
+    assert not is_plausible(np.where(np.arange(15) == 0, np.nan, face), 31, 36)
+    assert is_plausible(face, 31, 36)

@@ -69,3 +69,13 @@ def test_side_by_side_and_stills(converted):
     single = video.probe(converted / "data/output/swapped.mp4")
     assert (pair.width, pair.height) == (2 * single.width, single.height)
     assert len(list((converted / "data/output/stills").glob("frame_*.jpg"))) == 2
+
+
+def test_a_model_trained_against_another_mlflow_store_still_converts(converted):
+    """As after ``dvc pull`` of a model trained elsewhere: run.json names a run this store does not have."""
+    (converted / "mlflow.db").rename(converted / "elsewhere.db")
+    (converted / "data/metrics/output.json").unlink()
+    result = run_stage("output", cwd=converted)
+    run_id = json.loads((converted / "models/run.json").read_text())["run_id"]
+    assert f"MLflow run {run_id} (the model's) is not in sqlite:///mlflow.db" in result.stderr
+    assert json.loads((converted / "data/metrics/output.json").read_text())["coverage"] == 1.0

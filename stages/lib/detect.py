@@ -63,6 +63,8 @@ class FaceDetector:
         back = cv2.invertAffineTransform(matrix)
         found = []
         for row in self._yunet.detect(warped, details=True):
+            if not is_plausible(row, warped.shape[1], warped.shape[0]):
+                continue
             x, y, w, h = (float(v) for v in row[:4])
             centre = back[:, :2] @ [x + w / 2, y + h / 2] + back[:, 2]
             points = np.array(row[4:14], np.float64).reshape(5, 2) @ back[:, :2].T + back[:, 2]
@@ -70,6 +72,15 @@ class FaceDetector:
                                         w / scale, h / scale],
                                    landmarks_5=points.tolist(), score=float(row[14]), found_by=name))
         return sorted(found, key=lambda d: -d.score)
+
+
+def is_plausible(row: np.ndarray, width: int, height: int) -> bool:
+    """Whether a YuNet result row is a face: finite, of positive size, its centre inside the image, its score
+    at most 1. On a frame of a few dozen pixels YuNet has returned uninitialised rows (boxes of 1e30 and of
+    zero size, score 1), seen on one machine and not another."""
+    x, y, w, h = (float(v) for v in row[:4])
+    return (bool(np.isfinite(row[:15]).all()) and w > 1 and h > 1 and 0 <= x + w / 2 <= width
+            and 0 <= y + h / 2 <= height and 0 < float(row[14]) <= 1)
 
 
 def crop_square(frame: np.ndarray, box: list[float], margin: float, max_size: int):
