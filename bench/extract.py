@@ -4,9 +4,11 @@ frame image, as people did, over the same frames.
 
 The stages run as DVC runs them (one process each) in a scratch copy of the project, on the target and on the
 target looped ``--loops`` times; peak memory (max RSS) of each stage at the two lengths shows whether memory
-grows with video length. Other work on the machine slows both sides alike, so the ratio is the figure to read.
+grows with video length. ``--detect-scales`` adds a run of the sample for each other ``crops.detect_scale``
+(YuNet on a smaller frame first). Other work on the machine slows both sides alike, so the ratio is the figure
+to read.
 
-    python -m bench.extract [--loops 4] [--baseline-frames 24]
+    python -m bench.extract [--loops 4] [--baseline-frames 24] [--detect-scales 1.0 0.5]
 """
 
 import argparse
@@ -17,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 from stages.lib import video
 from stages.lib.atomic import read_json
@@ -43,11 +47,15 @@ def run_measured(args: list[str], cwd: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def extraction(root: Path, clip: Path) -> dict[str, tuple[float, float]]:
-    """Every extraction stage of the target on ``clip`` in a fresh copy of the project: (seconds, MiB) each."""
+def extraction(root: Path, clip: Path, detect_scale: float) -> dict[str, tuple[float, float]]:
+    """Every extraction stage of the target on ``clip`` in a fresh copy of the project, detecting at
+    ``detect_scale``: (seconds, MiB) each."""
     shutil.rmtree(root, ignore_errors=True)
     for name in PROJECT:
         shutil.copytree(REPO / name, root / name) if (REPO / name).is_dir() else shutil.copy(REPO / name, root / name)
+    settings = yaml.safe_load((root / "params.yaml").read_text())
+    settings["crops"]["detect_scale"] = detect_scale
+    (root / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     (root / "data/raw/target").mkdir(parents=True)
     shutil.copy(clip, root / "data/raw/target/target.mp4")
     return {stage: run_measured([sys.executable, "-m", f"stages.{stage}", "--side", "target"], root)
@@ -68,6 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loops", type=int, default=4, help="the long clip is the sample this many times")
     parser.add_argument("--baseline-frames", type=int, default=24, help="frames given to autocrop's CLI")
+    parser.add_argument("--detect-scales", type=float, nargs="+", default=[1.0],
+                        help="crops.detect_scale of each run; the long clip runs at the first")
     args = parser.parse_args()
     info = video.probe(SAMPLE)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at start")
@@ -86,8 +96,12 @@ def main() -> None:
         baseline = autocrop_once_per_image(images, tmp / "baseline_out")  # before and after: the load changes
 
         results = {}
-        for label, clip in (("sample", SAMPLE), (f"sample x{args.loops}", long_clip)):
-            stages = extraction(tmp / "project", clip)
+        first, *others = args.detect_scales
+        runs = [(f"sample, scale {first:g}", SAMPLE, first), (f"sample x{args.loops}, scale {first:g}", long_clip,
+                                                              first)]
+        runs += [(f"sample, scale {scale:g}", SAMPLE, scale) for scale in others]
+        for label, clip, scale in runs:
+            stages = extraction(tmp / "project", clip, scale)
             count = read_json(tmp / "project/data/frames/target/videos.json")["target"]["frames"]
             coverage = read_json(tmp / "project/data/metrics/alignments-target.json")["coverage"]
             results[label] = (count, coverage, stages)
@@ -95,20 +109,20 @@ def main() -> None:
         baseline_fps = args.baseline_frames / baseline
 
     print(f"target: {SAMPLE.name} {info.width}x{info.height} at {info.fps:.3f} fps\n")
-    print(f"{'run':28} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'x baseline':>11} {'peak MiB':>9}")
-    print(f"{'autocrop CLI once per image':28} {args.baseline_frames:7d} {baseline:8.1f} {baseline_fps:9.1f} "
+    print(f"{'run':34} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'x baseline':>11} {'peak MiB':>9}")
+    print(f"{'autocrop CLI once per image':34} {args.baseline_frames:7d} {baseline:8.1f} {baseline_fps:9.1f} "
           f"{1.0:11.2f} {'':>9}")
     for label, (count, coverage, stages) in results.items():
         seconds = sum(s for s, _ in stages.values())
         peak = max(m for _, m in stages.values())
-        print(f"{'extraction, ' + label:28} {count:7d} {seconds:8.1f} {count / seconds:9.1f} "
+        print(f"{'extraction, ' + label:34} {count:7d} {seconds:8.1f} {count / seconds:9.1f} "
               f"{count / seconds / baseline_fps:11.2f} {peak:9.0f}   coverage {coverage:.0%}")
-    print(f"\n{'stage':12}" + "".join(f" {label + ' s':>14} {'frames/s':>9} {'MiB':>6}" for label in results))
+    print(f"\n{'stage':12}" + "".join(f" {label + ' s':>26} {'frames/s':>9} {'MiB':>6}" for label in results))
     for stage in STAGES:
         row = f"{stage:12}"
         for count, _, stages in results.values():
             seconds, peak = stages[stage]
-            row += f" {seconds:14.1f} {count / seconds:9.1f} {peak:6.0f}"
+            row += f" {seconds:26.1f} {count / seconds:9.1f} {peak:6.0f}"
         print(row)
 
 

@@ -22,9 +22,12 @@ from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_sam
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("crops")
+    if not 0 < p.detect_scale <= 1:
+        raise cli.UserError(f"params.yaml: crops.detect_scale is {p.detect_scale:g}; give a share of the frame's "
+                            "size above 0 and at most 1 (1: detect at full size)")
     frames = Path("data/frames") / side
     records = read_index(frames)
-    detector = FaceDetector(p.score_threshold, p.retry_upscale, tuple(p.retry_angles))
+    detector = FaceDetector(p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)
     frames_with_face = retried = 0
     with atomic_dir(Path("data/crops") / side) as out:
         with ShardWriter(out, "crops") as shards:

@@ -101,3 +101,18 @@ def test_uninitialised_yunet_rows_are_not_faces():
     assert not is_plausible(garbage, 31, 36)
     assert not is_plausible(np.where(np.arange(15) == 0, np.nan, face), 31, 36)
     assert is_plausible(face, 31, 36)
+
+
+def test_half_size_detection_finds_the_face_in_frame_pixels_and_falls_back_to_full_size(media):
+    image = cv2.imread(str(media / "images/grace_hopper.jpg"))
+    full = FaceDetector(0.6).detect(image)[0]
+    (half,) = FaceDetector(0.6, detect_scale=0.5).detect(image)
+    assert half.found_by == "plain"
+    np.testing.assert_allclose(half.box, full.box, atol=0.1 * full.box[2])  # in the frame's pixels, not half
+    np.testing.assert_allclose(half.landmarks_5, full.landmarks_5, atol=0.1 * full.box[2])
+    small = cv2.resize(image, None, fx=0.12, fy=0.12, interpolation=cv2.INTER_AREA)  # a face too small at half
+    detector = FaceDetector(0.6, retry_upscale=2.0, detect_scale=0.5)
+    assert detector.detect(small) == []
+    (face,) = detector.detect_with_retries(small)
+    assert face.found_by == "full_size"
+    assert FaceDetector(0.6).detect(small)[0].box == face.box

@@ -32,34 +32,48 @@ class FaceDetector:
     small or tilted face missed in a few frames is what users see as "the face was lost".
     """
 
-    def __init__(self, score_threshold: float, retry_upscale: float = 0.0, retry_angles: tuple = ()):
+    def __init__(self, score_threshold: float, retry_upscale: float = 0.0, retry_angles: tuple = (),
+                 detect_scale: float = 1.0):
         self._yunet = YuNetDetector(score_threshold=score_threshold)
-        self._retries = [(retry_upscale, 0.0)] * (retry_upscale > 1) + [(1.0, float(a)) for a in retry_angles]
+        self.detect_scale = detect_scale
+        self._retries = ([("full_size", 1.0, 0.0)] * (detect_scale < 1) + [("upscaled", retry_upscale, 0.0)] *
+                         (retry_upscale > 1) + [(f"rotated_{a:g}", 1.0, float(a)) for a in retry_angles])
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
-        """Faces of the frame as it is."""
-        return self._detect_warped(frame, np.array([[1.0, 0, 0], [0, 1.0, 0]]), "plain")
+        """Faces of the frame, looked for at ``detect_scale`` of its size: YuNet's time grows with the pixels,
+        and a face of a 640x360 frame is still found at half that size."""
+        shift = (self.detect_scale - 1) / 2  # cv2.resize's pixel centres: (x + 0.5) * scale - 0.5
+        matrix = np.array([[self.detect_scale, 0, shift], [0, self.detect_scale, shift]])
+        return self._detect_warped(frame, matrix, "plain")
 
     def detect_with_retries(self, frame: np.ndarray) -> list[Detection]:
-        """Faces of the frame; if none, of the first retry (upscaled, then each rotation) that finds any."""
+        """Faces of the frame; if none, of the first retry (full size when ``detect`` looked at a smaller
+        frame, upscaled, then each rotation) that finds any."""
         found = self.detect(frame)
         height, width = frame.shape[:2]
-        for scale, angle in self._retries:
+        for name, scale, angle in self._retries:
             if found:
                 break
-            scale = min(scale, max(1.0, RETRY_MAX_SIDE / max(width, height)))  # YuNet's time grows with pixels
-            if scale == 1 and angle == 0:
-                continue
+            if name == "upscaled":
+                scale = min(scale, max(1.0, RETRY_MAX_SIDE / max(width, height)))  # time grows with pixels
+                if scale == 1:
+                    continue
+                name = f"upscaled_{scale:.3g}x"
             matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
             matrix[:, 2] += (np.array([width, height]) * (scale - 1)) / 2  # keep the scaled frame in view
-            found = self._detect_warped(frame, matrix, f"rotated_{angle:g}" if angle else f"upscaled_{scale:.3g}x")
+            found = self._detect_warped(frame, matrix, name)
         return found
 
     def _detect_warped(self, frame: np.ndarray, matrix: np.ndarray, name: str) -> list[Detection]:
         """Detect on ``frame`` warped by ``matrix`` (frame to warped); boxes and points come back in frame pixels."""
         scale = float(np.hypot(*matrix[0, :2]))
-        warped = frame if name == "plain" else cv2.warpAffine(
-            frame, matrix, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)), flags=cv2.INTER_LINEAR)
+        size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+        if np.allclose(matrix, [[1, 0, 0], [0, 1, 0]]):
+            warped = frame
+        elif matrix[0, 1] == 0 and scale < 1:  # shrunk by ``detect``: resize, which averages the pixels it drops
+            warped = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        else:
+            warped = cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR)
         back = cv2.invertAffineTransform(matrix)
         found = []
         for row in self._yunet.detect(warped, details=True):

@@ -22,6 +22,7 @@ SCHEMA = {
         "max_size": int,  # crops larger than this (px, square) are scaled down
         "retry_upscale": float,  # a frame with no face is searched again this much larger (<= 1: no retry)
         "retry_angles": list,  # then rotated by each of these angles (degrees), until a face is found
+        "detect_scale": float,  # YuNet first looks at the frame this much smaller (1: full size), then at full size
     },
     "filtered": {
         "min_size": int,  # smallest face box side (px in the frame) worth training on
