@@ -3,7 +3,8 @@
 Writes ``models/faceswap.keras`` (the autoencoder, without optimizer state), ``models/run.json`` (the MLflow
 run, which the output stage logs onto), ``data/metrics/model.json`` and the loss curve
 ``data/metrics/model-loss.csv``. Checkpoints go to ``models/checkpoints`` (kept by DVC between runs): a run
-that finds one of the same attempt resumes from it, step count and MLflow run included.
+that finds one of the same attempt (the same model params, other than how long and how often, and the
+same aligned faces) resumes from it, step count and MLflow run included.
 """
 
 import os
@@ -20,7 +21,7 @@ from stages.lib.checkpoints import Checkpoints  # noqa: E402
 from stages.lib.feeder import BatchFeeder  # noqa: E402
 from stages.lib.losses import FaceLoss  # noqa: E402
 from stages.lib.networks import ARCHITECTURES, SIDES, build_autoencoder  # noqa: E402
-from stages.lib.training import load_faces, preview_grid, train  # noqa: E402
+from stages.lib.training import faces_fingerprint, load_faces, preview_grid, train  # noqa: E402
 
 MODEL_FILE = Path("models/faceswap.keras")
 CHECKPOINTS = Path("models/checkpoints")
@@ -56,7 +57,8 @@ def main() -> None:
                                 f"give data/raw/{side} videos with a visible face, or relax filtered.*")
     keras.utils.set_random_seed(p.seed)
     distribute.set_precision(p.mixed_precision)
-    attempt = {key: value for key, value in vars(p).items() if key not in CADENCE}
+    attempt = {**{key: value for key, value in vars(p).items() if key not in CADENCE},
+               "faces": faces_fingerprint([Path("data/alignments") / side for side in SIDES])}
     checkpoints = Checkpoints(CHECKPOINTS)
     with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
         autoencoder = build_compiled(p)

@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
@@ -20,7 +21,7 @@ from stages.lib.feeder import BatchFeeder  # noqa: E402
 from stages.lib.imageset import read_index  # noqa: E402
 from stages.lib.losses import FaceLoss  # noqa: E402
 from stages.lib.networks import build_autoencoder  # noqa: E402
-from stages.lib.training import load_faces, train  # noqa: E402
+from stages.lib.training import faces_fingerprint, load_faces, train  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
 
@@ -232,3 +233,15 @@ def test_mlflow_tags_carry_the_dvc_hashes_of_the_training_data(tmp_path, monkeyp
         "  alignments@source:\n    cmd: y\n    outs:\n    - path: data/alignments/source\n      md5: bbb.dir\n")
     assert tracking.dvc_input_tags("model") == {"dvc.data/alignments/target": "aaa.dir",
                                                 "dvc.data/alignments/source": "bbb.dir"}
+
+
+def test_faces_fingerprint_changes_with_any_aligned_face(aligned_faces, tmp_path):
+    copy = tmp_path / "alignments"
+    shutil.copytree(aligned_faces / "data/alignments", copy)
+    sides = [copy / "target", copy / "source"]
+    before = faces_fingerprint(sides)
+    assert faces_fingerprint(sides) == before == faces_fingerprint([aligned_faces / "data/alignments" / s
+                                                                    for s in ("target", "source")])
+    shard = next((copy / "source").glob("*.tar"))
+    shard.write_bytes(shard.read_bytes()[:-1] + b"\x01")  # one byte of one face
+    assert faces_fingerprint(sides) != before

@@ -1,5 +1,6 @@
 """The training loop: both sides in every step, losses and throughput per stretch of steps, previews drawn."""
 
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -33,6 +34,20 @@ def load_faces(folder: Path, size: int):
     if not faces:
         return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8)
     return np.stack(faces), np.stack(maps)
+
+
+def faces_fingerprint(folders: list[Path]) -> str:
+    """A digest of every file in the aligned-face folders. It is part of a training attempt's identity, so
+    that a checkpoint trained on other faces is not resumed as if the new ones had been seen: a model in
+    dvc.lock is then always trained from scratch on the faces it lists."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(path for path in Path(folder).rglob("*") if path.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode())
+            with open(path, "rb") as file:
+                for chunk in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()[:16]
 
 
 def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
