@@ -5,7 +5,8 @@ frame image, as people did, over the same frames.
 The stages run as DVC runs them (one process each) in a scratch copy of the project, on the target and on the
 target looped ``--loops`` times; peak memory (max RSS) of each stage at the two lengths shows whether memory
 grows with video length. ``--detect-scales`` adds a run of the sample for each other ``crops.detect_scale``
-(YuNet on a smaller frame first). Other work on the machine slows both sides alike, so the ratio is the figure
+(YuNet on a smaller frame first). The long clip runs a second time with one process per stage
+(``FACESWAP_WORKERS=1``), against the default of one worker per core. Other work on the machine slows both sides alike, so the ratio is the figure
 to read.
 
     python -m bench.extract [--loops 4] [--baseline-frames 24] [--detect-scales 1.0 0.5]
@@ -32,9 +33,10 @@ STAGES = ("frames", "crops", "filtered", "alignments")
 PROJECT = ("stages", "params.yaml", "data/exclude", "data/reference")
 
 
-def run_measured(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Run a command to its end; its wall time (s) and peak resident memory (MiB, from wait4's rusage)."""
-    env = {**os.environ, "PYTHONPATH": str(cwd)}
+def run_measured(args: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """Run a command to its end; its wall time (s) and peak resident memory (MiB, from wait4's rusage: the
+    largest single process, the stage or one of its workers)."""
+    env = {**os.environ, **env, "PYTHONPATH": str(cwd)}
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -47,9 +49,9 @@ def run_measured(args: list[str], cwd: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
-def extraction(root: Path, clip: Path, detect_scale: float) -> dict[str, tuple[float, float]]:
+def extraction(root: Path, clip: Path, detect_scale: float, env: dict) -> dict[str, tuple[float, float]]:
     """Every extraction stage of the target on ``clip`` in a fresh copy of the project, detecting at
-    ``detect_scale``: (seconds, MiB) each."""
+    ``detect_scale``, with ``env`` set: (seconds, MiB) each."""
     shutil.rmtree(root, ignore_errors=True)
     for name in PROJECT:
         shutil.copytree(REPO / name, root / name) if (REPO / name).is_dir() else shutil.copy(REPO / name, root / name)
@@ -58,7 +60,7 @@ def extraction(root: Path, clip: Path, detect_scale: float) -> dict[str, tuple[f
     (root / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     (root / "data/raw/target").mkdir(parents=True)
     shutil.copy(clip, root / "data/raw/target/target.mp4")
-    return {stage: run_measured([sys.executable, "-m", f"stages.{stage}", "--side", "target"], root)
+    return {stage: run_measured([sys.executable, "-m", f"stages.{stage}", "--side", "target"], root, env)
             for stage in STAGES}
 
 
@@ -76,8 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loops", type=int, default=4, help="the long clip is the sample this many times")
     parser.add_argument("--baseline-frames", type=int, default=24, help="frames given to autocrop's CLI")
-    parser.add_argument("--detect-scales", type=float, nargs="+", default=[1.0],
-                        help="crops.detect_scale of each run; the long clip runs at the first")
+    parser.add_argument("--detect-scales", type=float, nargs="+",
+                        default=[yaml.safe_load((REPO / "params.yaml").read_text())["crops"]["detect_scale"]],
+                        help="crops.detect_scale of each run (default: params.yaml's); the long clip runs at the first")
     args = parser.parse_args()
     info = video.probe(SAMPLE)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at start")
@@ -97,11 +100,12 @@ def main() -> None:
 
         results = {}
         first, *others = args.detect_scales
-        runs = [(f"sample, scale {first:g}", SAMPLE, first), (f"sample x{args.loops}, scale {first:g}", long_clip,
-                                                              first)]
-        runs += [(f"sample, scale {scale:g}", SAMPLE, scale) for scale in others]
-        for label, clip, scale in runs:
-            stages = extraction(tmp / "project", clip, scale)
+        long_label = f"sample x{args.loops}, scale {first:g}"
+        runs = [(f"sample, scale {first:g}", SAMPLE, first, {}), (long_label, long_clip, first, {}),
+                (long_label + ", 1 process", long_clip, first, {"FACESWAP_WORKERS": "1"})]
+        runs += [(f"sample, scale {scale:g}", SAMPLE, scale, {}) for scale in others]
+        for label, clip, scale, env in runs:
+            stages = extraction(tmp / "project", clip, scale, env)
             count = read_json(tmp / "project/data/frames/target/videos.json")["target"]["frames"]
             coverage = read_json(tmp / "project/data/metrics/alignments-target.json")["coverage"]
             results[label] = (count, coverage, stages)
@@ -109,20 +113,20 @@ def main() -> None:
         baseline_fps = args.baseline_frames / baseline
 
     print(f"target: {SAMPLE.name} {info.width}x{info.height} at {info.fps:.3f} fps\n")
-    print(f"{'run':34} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'x baseline':>11} {'peak MiB':>9}")
-    print(f"{'autocrop CLI once per image':34} {args.baseline_frames:7d} {baseline:8.1f} {baseline_fps:9.1f} "
+    print(f"{'run':46} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'x baseline':>11} {'peak MiB':>9}")
+    print(f"{'autocrop CLI once per image':46} {args.baseline_frames:7d} {baseline:8.1f} {baseline_fps:9.1f} "
           f"{1.0:11.2f} {'':>9}")
     for label, (count, coverage, stages) in results.items():
         seconds = sum(s for s, _ in stages.values())
         peak = max(m for _, m in stages.values())
-        print(f"{'extraction, ' + label:34} {count:7d} {seconds:8.1f} {count / seconds:9.1f} "
+        print(f"{'extraction, ' + label:46} {count:7d} {seconds:8.1f} {count / seconds:9.1f} "
               f"{count / seconds / baseline_fps:11.2f} {peak:9.0f}   coverage {coverage:.0%}")
-    print(f"\n{'stage':12}" + "".join(f" {label + ' s':>26} {'frames/s':>9} {'MiB':>6}" for label in results))
+    print(f"\n{'stage':12}" + "".join(f" {label + ' s':>36} {'frames/s':>9} {'MiB':>6}" for label in results))
     for stage in STAGES:
         row = f"{stage:12}"
         for count, _, stages in results.values():
             seconds, peak = stages[stage]
-            row += f" {seconds:26.1f} {count / seconds:9.1f} {peak:6.0f}"
+            row += f" {seconds:36.1f} {count / seconds:9.1f} {peak:6.0f}"
         print(row)
 
 

@@ -15,6 +15,7 @@ and the contact sheet ``data/sheets/alignments-<side>.jpg``.
 
 import csv
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -28,6 +29,7 @@ from stages.lib.detect import box_in_crop
 from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_samples, read_index
 from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
 from stages.lib.temporal import interpolate_gaps, jitter, smooth
+from stages.lib.workers import map_in_workers
 
 # a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
 POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))
@@ -43,6 +45,20 @@ def crop_to_frame(placement: list[float], crop_size: int) -> np.ndarray:
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 matrix applying ``inner`` then ``outer``."""
     return np.vstack([outer, [0, 0, 1]])[:2] @ np.vstack([inner, [0, 0, 1]])
+
+
+def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -> tuple:
+    """Landmarks of one filtered crop in frame pixels, the transform to the canonical pose, and the aligned face
+    and mask as image files (run in a worker process)."""
+    face, files = sample
+    crop = decode_image(files["jpg"])
+    to_frame = crop_to_frame(face["crop"], crop.shape[0])
+    landmarks = apply(to_frame, model.predict(crop, box_in_crop(face["box"], face["crop"], crop.shape[0])))
+    transform = alignment_transform(landmarks, size, padding)
+    image = cv2.warpAffine(crop, compose(transform, to_frame), (size, size), flags=cv2.INTER_AREA,
+                           borderMode=cv2.BORDER_REPLICATE)
+    mask = hull_mask(apply(transform, landmarks), size)
+    return {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, landmarks, transform
 
 
 def wanted_faces(faces: list[dict]) -> list[dict]:
@@ -92,21 +108,16 @@ def main() -> None:
     faces = read_index(filtered)
     if side == "target":
         faces = wanted_faces(faces)
-    model = LandmarkModel()
     aligned = []
     with atomic_dir(Path("data/alignments") / side) as out:
         with ShardWriter(out, "faces") as shards:
-            for face, files in cli.progress(iter_samples(filtered, faces), f"alignments@{side}", len(faces)):
-                crop = decode_image(files["jpg"])
-                to_frame = crop_to_frame(face["crop"], crop.shape[0])
-                landmarks = apply(to_frame, model.predict(crop, box_in_crop(face["box"], face["crop"], crop.shape[0])))
-                transform = alignment_transform(landmarks, p.size, p.padding)
-                image = cv2.warpAffine(crop, compose(transform, to_frame), (p.size, p.size), flags=cv2.INTER_AREA,
-                                       borderMode=cv2.BORDER_REPLICATE)
-                mask = hull_mask(apply(transform, landmarks), p.size)
+            results = map_in_workers(partial(align_face, size=p.size, padding=p.padding),
+                                     iter_samples(filtered, faces), setup=LandmarkModel)
+            for face, (files, landmarks, transform) in zip(faces, cli.progress(results, f"alignments@{side}",
+                                                                               len(faces))):
                 record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
                           "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
-                shards.add(face["key"], {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, record)
+                shards.add(face["key"], files, record)
                 aligned.append({"key": face["key"], **record})
         videos = read_json(filtered / "videos.json")
         settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,

@@ -10,6 +10,7 @@ there is nothing to swap.
 """
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 from stages.lib import cli, params
@@ -17,6 +18,19 @@ from stages.lib.atomic import atomic_dir
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import FaceDetector, crop_square
 from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples, read_index
+from stages.lib.workers import map_in_workers
+
+
+def faces_of_frame(detector: FaceDetector, sample: tuple, margin: float, max_size: int) -> list[tuple]:
+    """``(crop JPEG, record)`` of each face of one frame's sample, best first (run in a worker process)."""
+    frame_record, files = sample
+    image = decode_image(files["jpg"])
+    faces = []
+    for detection in detector.detect_with_retries(image):
+        crop, placement = crop_square(image, detection.box, margin, max_size)
+        faces.append((encode_jpeg(crop), {"frame_key": frame_record["key"], "video": frame_record["video"],
+                                          "frame": frame_record["frame"], "crop": placement, **detection.to_dict()}))
+    return faces
 
 
 def main() -> None:
@@ -27,21 +41,17 @@ def main() -> None:
                             "size above 0 and at most 1 (1: detect at full size)")
     frames = Path("data/frames") / side
     records = read_index(frames)
-    detector = FaceDetector(p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)
+    detector = partial(FaceDetector, p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)
     frames_with_face = retried = 0
     with atomic_dir(Path("data/crops") / side) as out:
         with ShardWriter(out, "crops") as shards:
-            for frame_record, files in cli.progress(iter_samples(frames, records), f"crops@{side}",
-                                                    len(records)):
-                image = decode_image(files["jpg"])
-                detections = detector.detect_with_retries(image)
-                frames_with_face += bool(detections)
-                retried += any(d.found_by != "plain" for d in detections)
-                for number, detection in enumerate(detections):
-                    crop, placement = crop_square(image, detection.box, p.margin, p.max_size)
-                    shards.add(f"{frame_record['key']}_{number}", {"jpg": encode_jpeg(crop)},
-                               {"frame_key": frame_record["key"], "video": frame_record["video"],
-                                "frame": frame_record["frame"], "crop": placement, **detection.to_dict()})
+            found = map_in_workers(partial(faces_of_frame, margin=p.margin, max_size=p.max_size),
+                                   iter_samples(frames, records), setup=detector)
+            for faces in cli.progress(found, f"crops@{side}", len(records)):
+                frames_with_face += bool(faces)
+                retried += any(record["found_by"] != "plain" for _, record in faces)
+                for number, (jpeg, record) in enumerate(faces):
+                    shards.add(f"{record['frame_key']}_{number}", {"jpg": jpeg}, record)
             faces = shards.count
         if faces == 0 and side == "target":
             raise cli.UserError(f"data/raw/target: no face found in any of the {len(records)} frames; the target "

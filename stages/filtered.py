@@ -27,6 +27,7 @@ from stages.lib.detect import FaceDetector, box_in_crop
 from stages.lib.identity import PERSON_FILE, FaceEmbedder, distance, dominant_embedding, reference_embedding
 from stages.lib.imageset import ShardWriter, decode_image, iter_samples, read_index
 from stages.lib.quality import difference_hash, face_region, hash_bits_apart, sharpness
+from stages.lib.workers import map_in_workers
 
 RULES = ("excluded", "min_size", "min_score", "identity", "min_sharpness", "near_duplicate")
 
@@ -69,6 +70,15 @@ def embedding_plan(faces: list[dict], every: int) -> list[int]:
     return plan
 
 
+def measure_face(embedder: FaceEmbedder, item: tuple) -> tuple:
+    """Sharpness, difference hash and, if asked, the identity embedding of one crop (run in a worker process)."""
+    (face, files), embed = item
+    crop = decode_image(files["jpg"])
+    box = box_in_crop(face["box"], face["crop"], crop.shape[0])
+    region = face_region(crop, box)
+    return round(sharpness(region), 1), difference_hash(region), embedder.embed(crop, box) if embed else None
+
+
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("filtered")
@@ -89,20 +99,19 @@ def main() -> None:
             candidates.append(face)
 
     plan = embedding_plan(candidates, max(1, p.identity_every))
-    embedder, embeddings, hashes = FaceEmbedder(), {}, {}
-    for position, (face, files) in enumerate(cli.progress(iter_samples(crops, candidates), f"identity@{side}",
-                                                         len(candidates))):
-        crop = decode_image(files["jpg"])
-        box = box_in_crop(face["box"], face["crop"], crop.shape[0])
-        region = face_region(crop, box)
-        face["sharpness"] = round(sharpness(region), 1)
-        hashes[face["key"]] = difference_hash(region)
-        if plan[position] == position:
-            embeddings[position] = embedder.embed(crop, box)
+    embeddings, hashes = {}, {}
+    own_embedding = (plan[position] == position for position in range(len(candidates)))
+    measured = map_in_workers(measure_face, zip(iter_samples(crops, candidates), own_embedding), setup=FaceEmbedder)
+    for position, (face_sharpness, face_hash, embedding) in enumerate(
+            cli.progress(measured, f"identity@{side}", len(candidates))):
+        face = candidates[position]
+        face["sharpness"], hashes[face["key"]] = face_sharpness, face_hash
+        if embedding is not None:
+            embeddings[position] = embedding
     references = p.reference_images.get(side) or []
     person = None
     if references:
-        person = reference_embedding(references, embedder, FaceDetector(0.6))
+        person = reference_embedding(references, FaceEmbedder(), FaceDetector(0.6))
     elif embeddings:
         person = dominant_embedding(np.stack(list(embeddings.values())), p.max_identity_distance)
 

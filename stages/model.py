@@ -83,7 +83,7 @@ def main() -> None:
         mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
                          "keras_backend": keras.backend.backend(),
                          "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
-        summary = {}
+        summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps its figures
 
         def log_preview(step):
             mlflow.log_image(preview_grid(autoencoder, samples["target"], samples["source"]), key="preview", step=step)
@@ -97,7 +97,7 @@ def main() -> None:
                 log_preview(step)
             if crossed(step, count, p.checkpoint_every) or step == p.steps:
                 checkpoints.save(autoencoder, {"step": step, "attempt": attempt, "run_id": run.info.run_id,
-                                               "curve": curve})
+                                               "curve": curve, "summary": summary})
 
         if not state:
             log_preview(0)  # the untrained model: where the MLflow UI's image slider starts

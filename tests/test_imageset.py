@@ -35,6 +35,17 @@ def test_selected_records_only(tmp_path):
     assert [record["key"] for record, _ in iter_samples(tmp_path, wanted)] == ["a1", "a4"]
 
 
+def test_samples_come_in_the_order_of_the_records_or_not_at_all(tmp_path):
+    """Stages pair each result with its record by position, so a shard's records must not be scattered."""
+    with ShardWriter(tmp_path, "x", shard_size=2) as shards:
+        for i in range(4):
+            shards.add(f"a{i}", {"txt": b"%d" % i})
+    a0, a1, a2, a3 = read_index(tmp_path)
+    assert [files["txt"] for _, files in iter_samples(tmp_path, [a1, a0, a3])] == [b"1", b"0", b"3"]
+    with pytest.raises(ValueError, match="x-00000.tar are not together"):
+        list(iter_samples(tmp_path, [a0, a2, a1]))
+
+
 def test_shards_are_reproducible(tmp_path):
     for name in ("one", "two"):
         with ShardWriter(tmp_path / name, "s") as shards:

@@ -47,7 +47,8 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
     assert f"resuming from step {killed['step']}" in result.stdout + result.stderr
     curve = (root / "data/metrics/model-loss.csv").read_text().splitlines()
     assert [int(line.split(",")[0]) for line in curve[1:]] == list(range(4, 21, 4))
-    assert json.loads((root / "data/metrics/model.json").read_text())["resumed_from_step"] == killed["step"]
+    finished = json.loads((root / "data/metrics/model.json").read_text())
+    assert finished["resumed_from_step"] == killed["step"] and finished["loss_target"] > 0
     run_id = json.loads((root / "models/run.json").read_text())["run_id"]
     assert run_id == killed["run_id"]
 
@@ -64,3 +65,8 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
     model = keras.saving.load_model(root / "models/faceswap.keras")
     swapped = swap_model(model).predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)
     assert swapped.shape == (1, 64, 64, 3) and np.isfinite(swapped).all()
+
+    # forced to run again with no step left (as after a change to a file it imports): the figures stay
+    sh("dvc", "repro", "--force", "--single-item", "model", cwd=root)
+    rerun = json.loads((root / "data/metrics/model.json").read_text())
+    assert rerun == {**finished, "resumed_from_step": 20}

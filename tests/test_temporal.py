@@ -52,3 +52,15 @@ def test_smoothing_off_and_runs_shorter_than_the_window():
     smoothed = smooth(noisy, 7)
     np.testing.assert_array_equal(smoothed[:4], noisy[:4])
     assert not np.allclose(smoothed[5:], noisy[5:])
+
+
+@pytest.mark.parametrize("window", [3, 5, 9])
+def test_smoothing_is_scipys_savitzky_golay_within_each_run(window):
+    from scipy.signal import savgol_filter  # the reference implementation the stage no longer imports (0.7 s)
+
+    points = moving_points(40, noise=1.0)
+    points[12:15] = np.nan
+    expected = points.copy()
+    for start, stop in ((0, 12), (15, 40)):
+        expected[start:stop] = savgol_filter(points[start:stop], window, 2, axis=0, mode="interp")
+    np.testing.assert_allclose(smooth(points, window), expected, atol=1e-9)

@@ -1,5 +1,6 @@
 """Training checkpoints that survive a crash: ``latest/`` and the one before it, ``previous/``, each a folder
-with ``model.keras`` (weights and optimizer state) and ``state.json`` (step, MLflow run, loss curve so far).
+with ``model.keras`` (weights and optimizer state) and ``state.json`` (step, MLflow run, loss curve so far, the last
+reported figures).
 
 A new checkpoint is written whole under a temporary name, then ``latest`` becomes ``previous`` and the new one
 becomes ``latest``, both by rename: a kill at any moment leaves at least one complete checkpoint.

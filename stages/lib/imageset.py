@@ -111,16 +111,21 @@ def read_index(folder: Path) -> list[dict]:
 
 
 def iter_samples(folder: Path, records: list[dict] | None = None):
-    """Yield ``(record, {ext: bytes})`` for the given records (default: all), one shard open at a time.
+    """Yield ``(record, {ext: bytes})`` for the given records (default: all), in their order, one shard open at
+    a time.
 
-    Records are grouped by shard in index order; a member whose name is not ``<key>.<ext>`` of a
-    listed key (a path, ``..``, a link) is refused, so a crafted shard cannot write or read outside.
+    The records of one shard must come together, as in any index or part of one. A member whose name is not
+    ``<key>.<ext>`` of a listed key (a path, ``..``, a link) is refused, so a crafted shard cannot write or
+    read outside.
     """
     folder = Path(folder)
     records = read_index(folder) if records is None else records
     by_shard: dict[str, list[dict]] = {}
     for record in records:
-        by_shard.setdefault(_check_name(record["shard"], "shard"), []).append(record)
+        shard = _check_name(record["shard"], "shard")
+        if shard in by_shard and shard != next(reversed(by_shard)):
+            raise ValueError(f"{folder}: records of shard {shard} are not together; keep them in index order")
+        by_shard.setdefault(shard, []).append(record)
     for shard, wanted in by_shard.items():
         keys = {record["key"] for record in wanted}
         found: dict[str, dict[str, bytes]] = {}

@@ -6,7 +6,6 @@ original; a landmark that jitters by a pixel or two between frames makes the swa
 """
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 
 def runs(present: np.ndarray) -> list[tuple[int, int]]:
@@ -32,19 +31,33 @@ def interpolate_gaps(points: np.ndarray, max_gap: int) -> list[int]:
     return filled
 
 
+def savgol_weights(window: int) -> np.ndarray:
+    """``(window, window)``: row i gives the value at position i of a quadratic fitted by least squares to a
+    window of values. The middle row is the Savitzky-Golay filter; the first and last rows smooth the ends."""
+    positions = np.vander(np.arange(window, dtype=np.float64), 3)
+    return positions @ np.linalg.pinv(positions)
+
+
 def smooth(points: np.ndarray, window: int) -> np.ndarray:
     """Savitzky-Golay (quadratic) over each run of frames with a face; runs shorter than ``window`` are kept.
 
     A quadratic fit follows real motion (a head turn) while flattening frame-to-frame noise. ``window`` <= 2
-    turns smoothing off.
+    turns smoothing off. The first and last ``window // 2`` frames of a run take the fit of the run's first
+    or last window (scipy's ``savgol_filter(mode="interp")``).
     """
     out = points.copy()
     if window <= 2:
         return out
     window |= 1  # odd
+    half, weights = window // 2, savgol_weights(window)
     for start, stop in runs(~np.isnan(points[:, 0, 0])):
-        if stop - start >= window:
-            out[start:stop] = savgol_filter(points[start:stop], window, 2, axis=0, mode="interp")
+        if stop - start < window:
+            continue
+        run = points[start:stop]
+        windows = np.lib.stride_tricks.sliding_window_view(run, window, axis=0)  # (n - window + 1, ..., window)
+        out[start + half:stop - half] = windows @ weights[half]
+        out[start:start + half] = np.einsum("iw,w...->i...", weights[:half], run[:window])
+        out[stop - half:stop] = np.einsum("iw,w...->i...", weights[half + 1:], run[-window:])
     return out
 
 
