@@ -14,19 +14,22 @@ and the contact sheet ``data/sheets/alignments-<side>.jpg``.
 """
 
 import csv
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from stages.lib import cli, params
-from stages.lib.alignments_file import build_alignments, coverage, missing_stretches, timeline, write_alignments
+from stages.lib.alignments_file import (alignments_document, coverage, missing_stretches, timeline,
+                                       write_alignments)
 from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import box_in_crop
-from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_samples, read_index
+from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
 from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
 from stages.lib.temporal import interpolate_gaps, jitter, smooth
 from stages.lib.workers import map_in_workers
@@ -49,7 +52,7 @@ def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -> tuple:
     """Landmarks of one filtered crop in frame pixels, the transform to the canonical pose, and the aligned face
-    and mask as image files (run in a worker process)."""
+    and mask as image files (run in a worker process); the crop's record comes back with them."""
     face, files = sample
     crop = decode_image(files["jpg"])
     to_frame = crop_to_frame(face["crop"], crop.shape[0])
@@ -58,17 +61,27 @@ def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -
     image = cv2.warpAffine(crop, compose(transform, to_frame), (size, size), flags=cv2.INTER_AREA,
                            borderMode=cv2.BORDER_REPLICATE)
     mask = hull_mask(apply(transform, landmarks), size)
-    return {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, landmarks, transform
+    return face, {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, landmarks, transform
 
 
-def wanted_faces(faces: list[dict]) -> list[dict]:
-    """One face per frame: the nearest to the side's person (the most confident on a tie)."""
-    best: dict[str, dict] = {}
-    for face in faces:
-        rival = best.get(face["frame_key"])
-        if rival is None or (face["identity_distance"], -face["score"]) < (rival["identity_distance"], -rival["score"]):
-            best[face["frame_key"]] = face
-    return [face for face in faces if best[face["frame_key"]] is face]
+def aligned_faces(filtered: Path, faces: Iterable[dict], shards: ShardWriter, size: int, padding: float,
+                  description: str) -> Iterator[dict]:
+    """Align each face in worker processes, add its aligned image and mask to ``shards``, and yield its record
+    with the landmarks and transform. Lazy: faces are read, aligned and stored as the records are taken."""
+    results = map_in_workers(partial(align_face, size=size, padding=padding), iter_samples(filtered, faces),
+                             setup=LandmarkModel)
+    for face, files, landmarks, transform in cli.progress(results, description):
+        record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
+                  "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
+        shards.add(face["key"], files, record)
+        yield {"key": face["key"], **record}
+
+
+def wanted_faces(faces: Iterable[dict]) -> Iterator[dict]:
+    """One face per frame: the nearest to the side's person (the most confident on a tie). The faces of a frame
+    come together in the index."""
+    for _, group in groupby(faces, key=lambda face: face["frame_key"]):
+        yield min(group, key=lambda face: (face["identity_distance"], -face["score"]))
 
 
 def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding: float) -> dict:
@@ -105,36 +118,29 @@ def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("alignments")
     filtered = Path("data/filtered") / side
-    faces = read_index(filtered)
+    faces = iter_index(filtered)  # never whole: a feature film's records would take gigabytes
     if side == "target":
         faces = wanted_faces(faces)
-    aligned = []
+    videos = read_json(filtered / "videos.json")
+    settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,
+                "smoothing_window": p.smoothing_window if side == "target" else 0}
     with atomic_dir(Path("data/alignments") / side) as out:
         with ShardWriter(out, "faces") as shards:
-            results = map_in_workers(partial(align_face, size=p.size, padding=p.padding),
-                                     iter_samples(filtered, faces), setup=LandmarkModel)
-            for face, (files, landmarks, transform) in zip(faces, cli.progress(results, f"alignments@{side}",
-                                                                               len(faces))):
-                record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
-                          "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
-                shards.add(face["key"], files, record)
-                aligned.append({"key": face["key"], **record})
-        videos = read_json(filtered / "videos.json")
-        settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,
-                    "smoothing_window": p.smoothing_window if side == "target" else 0}
-        document = build_alignments(side, videos, aligned, settings)
-        steadiness = {}
-        if side == "target":
-            (video,) = document["videos"].values()
-            steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
-        write_alignments(out / "alignments.json", document)
+            aligned = aligned_faces(filtered, faces, shards, p.size, p.padding, f"alignments@{side}")
+            document = alignments_document(side, videos, aligned, settings)
+            steadiness = {}
+            if side == "target":  # smoothing needs the whole clip: its frames are held (about 3 KB each)
+                (video,) = document["videos"].values()
+                video["frames"] = list(video["frames"])
+                steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
+            statuses = write_alignments(out / "alignments.json", document)  # the source streams through here
         write_contact_sheet(out, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
-        summary = {**coverage(document), **steadiness}
+        summary = {**coverage(statuses), **steadiness}
         write_json(Path("data/metrics") / f"alignments-{side}.json", summary)
-        write_timeline(Path("data/metrics") / f"alignments-{side}-timeline.csv", timeline(document))
-    cli.log.info("alignments@%s: %d aligned faces; %s", side, len(aligned), summary)
+        write_timeline(Path("data/metrics") / f"alignments-{side}-timeline.csv", timeline(statuses))
+    cli.log.info("alignments@%s: %d aligned faces; %s", side, shards.count, summary)
     if side == "target":
-        for name, first, last in missing_stretches(document):
+        for name, first, last in missing_stretches(statuses):
             seconds = 1 / Fraction(document["videos"][name]["rate"])
             cli.log.warning("alignments@target: NO FACE in frames %d-%d of %s (%d frames, %.2f-%.2f s): they stay "
                             "unswapped; see data/sheets/crops-target.jpg, raise alignments.max_gap or lower "

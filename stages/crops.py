@@ -14,10 +14,10 @@ from functools import partial
 from pathlib import Path
 
 from stages.lib import cli, params
-from stages.lib.atomic import atomic_dir
+from stages.lib.atomic import atomic_dir, read_json
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import FaceDetector, crop_square
-from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples, read_index
+from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples
 from stages.lib.workers import map_in_workers
 
 
@@ -40,26 +40,26 @@ def main() -> None:
         raise cli.UserError(f"params.yaml: crops.detect_scale is {p.detect_scale:g}; give a share of the frame's "
                             "size above 0 and at most 1 (1: detect at full size)")
     frames = Path("data/frames") / side
-    records = read_index(frames)
+    frame_count = sum(video["frames"] for video in read_json(frames / "videos.json").values())
     detector = partial(FaceDetector, p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)
     frames_with_face = retried = 0
     with atomic_dir(Path("data/crops") / side) as out:
         with ShardWriter(out, "crops") as shards:
             found = map_in_workers(partial(faces_of_frame, margin=p.margin, max_size=p.max_size),
-                                   iter_samples(frames, records), setup=detector)
-            for faces in cli.progress(found, f"crops@{side}", len(records)):
+                                   iter_samples(frames), setup=detector)  # the index read as it goes
+            for faces in cli.progress(found, f"crops@{side}", frame_count):
                 frames_with_face += bool(faces)
                 retried += any(record["found_by"] != "plain" for _, record in faces)
                 for number, (jpeg, record) in enumerate(faces):
                     shards.add(f"{record['frame_key']}_{number}", {"jpg": jpeg}, record)
             faces = shards.count
         if faces == 0 and side == "target":
-            raise cli.UserError(f"data/raw/target: no face found in any of the {len(records)} frames; the target "
+            raise cli.UserError(f"data/raw/target: no face found in any of the {frame_count} frames; the target "
                                 "video must show the face to replace (or lower crops.score_threshold)")
         shutil.copy(frames / "videos.json", out / "videos.json")
         write_contact_sheet(out, Path("data/sheets") / f"crops-{side}.jpg", f"crops@{side}")
     cli.log.info("crops@%s: %d faces in %d of %d frames (%d found only by a retry)", side, faces, frames_with_face,
-                 len(records), retried)
+                 frame_count, retried)
     if faces == 0:
         cli.log.warning("crops@%s: no face found in any frame of data/raw/%s; the set is empty", side, side)
 

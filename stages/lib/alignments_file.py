@@ -14,6 +14,7 @@ Schema (version 2), documented in README.md, "Alignments file"::
 """
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,68 +29,81 @@ FACE_FIELDS = ("key", "box", "score", "identity_distance", "landmarks_5", "landm
 STATUS_CODES = {"missing": 0, "recovered": 1, "detected": 2}  # the timeline plot's y axis
 
 
-def build_alignments(side: str, videos: dict, faces: list[dict], settings: dict) -> dict:
+def alignments_document(side: str, videos: dict, faces: Iterable[dict], settings: dict) -> dict:
     """Lay aligned faces out frame by frame; a frame with no face gets status "missing", never a gap.
 
-    ``settings`` are the alignments params recorded in the file (aligned_size, padding, max_gap, ...).
+    ``faces`` come in index order, video by video (in the order of ``videos``) and frame by frame. Each video's
+    ``frames`` is a generator that takes faces as it goes, so ``write_alignments`` writes a feature film's
+    file without holding it; ``list()`` it to change frames first. ``settings`` are the alignments params
+    recorded in the file (aligned_size, padding, max_gap, ...).
     """
-    by_frame: dict[tuple[str, int], list[dict]] = {}
-    for face in faces:
-        by_frame.setdefault((face["video"], face["frame"]), []).append(
-            {"source": "detected", **{k: face[k] for k in FACE_FIELDS}})
+    faces, names = iter(faces), list(videos)
+    upcoming = [next(faces, None)]  # the next face not yet placed
+
+    def frames(name: str, count: int) -> Iterator[dict]:
+        for index in range(count):
+            found = []
+            while upcoming[0] is not None and (upcoming[0]["video"], upcoming[0]["frame"]) == (name, index):
+                found.append({"source": "detected", **{k: upcoming[0][k] for k in FACE_FIELDS}})
+                upcoming[0] = next(faces, None)
+            yield {"frame": index, "status": "detected" if found else "missing", "faces": found}
+        if upcoming[0] is not None and upcoming[0]["video"] not in names[names.index(name) + 1:]:
+            raise ValueError(f"alignments: face {upcoming[0]['key']} is out of order, or past the last frame "
+                             f"of its video (video {name} has {count})")
+
     document = {"schema": SCHEMA, "version": VERSION, "side": side, **settings,
                 "template_5": np.round(TEMPLATE_5, 6).tolist(), "videos": {}}
     for name, video in videos.items():
-        frames = []
-        for index in range(video["frames"]):
-            found = by_frame.get((name, index), [])
-            frames.append({"frame": index, "status": "detected" if found else "missing", "faces": found})
         document["videos"][name] = {"rate": video["sample_rate"], "width": video["width"], "height": video["height"],
-                                    "frame_count": video["frames"], "frames": frames}
+                                    "frame_count": video["frames"], "frames": frames(name, video["frames"])}
     return document
 
 
-def timeline(document: dict) -> list[dict]:
+def timeline(statuses: dict[str, list[str]]) -> list[dict]:
     """One row per frame of every video, in order: position, video, frame, status and its code."""
     rows = []
-    for name, video in document["videos"].items():
-        for frame in video["frames"]:
-            rows.append({"position": len(rows), "video": name, "frame": frame["frame"], "status": frame["status"],
-                         "status_code": STATUS_CODES[frame["status"]]})
+    for name, video in statuses.items():
+        for frame, status in enumerate(video):
+            rows.append({"position": len(rows), "video": name, "frame": frame, "status": status,
+                         "status_code": STATUS_CODES[status]})
     return rows
 
 
-def missing_stretches(document: dict) -> list[tuple[str, int, int]]:
+def missing_stretches(statuses: dict[str, list[str]]) -> list[tuple[str, int, int]]:
     """``(video, first, last)`` frame of each run of frames without a face."""
     stretches = []
-    for name, video in document["videos"].items():
+    for name, video in statuses.items():
         start = None
-        for frame in video["frames"] + [{"frame": video["frame_count"], "status": "end"}]:
-            if frame["status"] == "missing" and start is None:
-                start = frame["frame"]
-            elif frame["status"] != "missing" and start is not None:
-                stretches.append((name, start, frame["frame"] - 1))
+        for frame, status in enumerate([*video, "end"]):
+            if status == "missing" and start is None:
+                start = frame
+            elif status != "missing" and start is not None:
+                stretches.append((name, start, frame - 1))
                 start = None
     return stretches
 
 
-def coverage(document: dict) -> dict:
+def coverage(statuses: dict[str, list[str]]) -> dict:
     """How many frames have a face (detected or recovered), and the longest run of frames without one."""
     counts = dict.fromkeys(STATUS_CODES, 0)
-    for video in document["videos"].values():
-        for frame in video["frames"]:
-            counts[frame["status"]] += 1
+    for video in statuses.values():
+        for status in video:
+            counts[status] += 1
     total = sum(counts.values())
     with_face = counts["detected"] + counts["recovered"]
     return {"frames": total, "frames_detected": counts["detected"], "frames_recovered": counts["recovered"],
             "frames_missing": counts["missing"], "coverage": round(with_face / total, 4) if total else 0.0,
-            "longest_gap": max((last - first + 1 for _, first, last in missing_stretches(document)), default=0)}
+            "longest_gap": max((last - first + 1 for _, first, last in missing_stretches(statuses)), default=0)}
 
 
-def write_alignments(path: Path, document: dict) -> None:
+def write_alignments(path: Path, document: dict) -> dict[str, list[str]]:
     """Write the document as compact JSON with one frame per line: a fifth of the size of indented JSON, a diff
     shows the frames that changed, and the text is written frame by frame, never built whole in memory.
-    Points may be numpy arrays (a fifth of the memory of lists of floats until written)."""
+    Points may be numpy arrays (a fifth of the memory of lists of floats until written).
+
+    Returns each video's status per frame, as written: what ``coverage``, ``timeline`` and
+    ``missing_stretches`` read."""
+    statuses = {name: [] for name in document["videos"]}
     def opened(mapping: dict, key: str) -> str:  # '{"a": 1, ..., "key": ' with the value still to come
         rest = {k: v for k, v in mapping.items() if k != key}
         return (json.dumps(rest)[:-1] + ", " if rest else "{") + json.dumps(key) + ": "
@@ -100,5 +114,7 @@ def write_alignments(path: Path, document: dict) -> None:
             out.write(("," if number else "") + "\n" + json.dumps(name) + ": " + opened(video, "frames") + "[")
             for index, frame in enumerate(video["frames"]):
                 out.write(("," if index else "") + "\n" + json.dumps(frame, separators=(",", ":"), default=plain))
+                statuses[name].append(frame["status"])
             out.write("]}")
         out.write("}}\n")
+    return statuses

@@ -9,6 +9,8 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 
 import cv2
@@ -104,29 +106,33 @@ class ShardWriter:
         self.close()
 
 
+def iter_index(folder: Path) -> Iterator[dict]:
+    """The records of a set's index one at a time: a feature film's index need not be held whole."""
+    with open(Path(folder) / INDEX) as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
 def read_index(folder: Path) -> list[dict]:
-    path = Path(folder) / INDEX
-    with open(path) as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    return list(iter_index(folder))
 
 
-def iter_samples(folder: Path, records: list[dict] | None = None):
-    """Yield ``(record, {ext: bytes})`` for the given records (default: all), in their order, one shard open at
-    a time.
+def iter_samples(folder: Path, records: Iterable[dict] | None = None) -> Iterator[tuple[dict, dict[str, bytes]]]:
+    """Yield ``(record, {ext: bytes})`` for the given records (default: the whole index, read as it goes), in
+    their order, one shard open at a time; records may come from a generator.
 
     The records of one shard must come together, as in any index or part of one. A member whose name is not
     ``<key>.<ext>`` of a listed key (a path, ``..``, a link) is refused, so a crafted shard cannot write or
     read outside.
     """
     folder = Path(folder)
-    records = read_index(folder) if records is None else records
-    by_shard: dict[str, list[dict]] = {}
-    for record in records:
-        shard = _check_name(record["shard"], "shard")
-        if shard in by_shard and shard != next(reversed(by_shard)):
+    done = set()
+    for shard, group in groupby(iter_index(folder) if records is None else records, key=lambda r: r["shard"]):
+        if _check_name(shard, "shard") in done:
             raise ValueError(f"{folder}: records of shard {shard} are not together; keep them in index order")
-        by_shard.setdefault(shard, []).append(record)
-    for shard, wanted in by_shard.items():
+        done.add(shard)
+        wanted = list(group)
         keys = {record["key"] for record in wanted}
         found: dict[str, dict[str, bytes]] = {}
         with tarfile.open(folder / shard) as tar:
