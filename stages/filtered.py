@@ -15,7 +15,9 @@ report ``data/metrics/filtered-<side>.json`` and the contact sheet ``data/sheets
 """
 
 import shutil
-from collections import Counter
+from array import array
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ from stages.lib.atomic import atomic_dir, write_json
 from stages.lib.contact_sheet import write_contact_sheet
 from stages.lib.detect import FaceDetector, box_in_crop
 from stages.lib.identity import PERSON_FILE, FaceEmbedder, distance, dominant_embedding, reference_embedding
-from stages.lib.imageset import ShardWriter, decode_image, iter_samples, read_index
+from stages.lib.imageset import ShardWriter, decode_image, iter_index, iter_samples
 from stages.lib.quality import difference_hash, face_region, hash_bits_apart, sharpness
 from stages.lib.workers import map_in_workers
 
@@ -48,26 +50,28 @@ def overlap(a: list[float], b: list[float]) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def embedding_plan(faces: list[dict], every: int) -> list[int]:
-    """For each face, the position of the face whose embedding stands for it.
+def embedding_plan(faces: Iterable[dict], every: int) -> Iterator[int]:
+    """For each face (in index order: the faces of a frame together), the position of the face whose embedding
+    stands for it.
 
     A face alone in its frame whose box overlaps the lone face of the previous frame continues that track and
     reuses its embedding, for up to ``every`` faces; any other face is embedded itself. Embedding is by far the
     slowest step of extraction, and a face does not change identity between two frames.
     """
-    alone = Counter((face["video"], face["frame"]) for face in faces)
-    plan, track = [], {}  # track: video -> (frame, box, embedded position, faces so far)
-    for position, face in enumerate(faces):
-        single = alone[(face["video"], face["frame"])] == 1
-        last = track.get(face["video"])
-        if (single and last and last[0] == face["frame"] - 1 and last[3] < every
-                and overlap(last[1], face["box"]) > 0.5):
-            plan.append(last[2])
-            track[face["video"]] = (face["frame"], face["box"], last[2], last[3] + 1)
-        else:
-            plan.append(position)
-            track[face["video"]] = (face["frame"], face["box"], position, 1) if single else None
-    return plan
+    position, track = 0, {}  # track: video -> (frame, box, embedded position, faces so far)
+    for _, frame_faces in groupby(faces, key=lambda face: (face["video"], face["frame"])):
+        frame_faces = list(frame_faces)
+        single = len(frame_faces) == 1
+        for face in frame_faces:
+            last = track.get(face["video"])
+            if (single and last and last[0] == face["frame"] - 1 and last[3] < every
+                    and overlap(last[1], face["box"]) > 0.5):
+                yield last[2]
+                track[face["video"]] = (face["frame"], face["box"], last[2], last[3] + 1)
+            else:
+                yield position
+                track[face["video"]] = (face["frame"], face["box"], position, 1) if single else None
+            position += 1
 
 
 def measure_face(embedder: FaceEmbedder, item: tuple) -> tuple:
@@ -83,29 +87,35 @@ def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("filtered")
     crops = Path("data/crops") / side
-    faces = read_index(crops)
     excluded = read_exclusions(Path("data/exclude") / f"{side}.txt")
-    unknown = excluded - {face["key"] for face in faces}
-    if unknown:
-        cli.log.warning("data/exclude/%s.txt: %d keys match no face (e.g. %s)", side, len(unknown), min(unknown))
-    removed = dict.fromkeys(RULES, 0)
-    candidates = []
-    for face in faces:
+    # The index is read again for each pass instead of being held: a feature film's records take gigabytes.
+    # Between passes only what each face needs is kept, in compact arrays.
+    removed, matched, screened = dict.fromkeys(RULES, 0), set(), bytearray()
+    for face in iter_index(crops):
         rule = ("excluded" if face["key"] in excluded else "min_size" if min(face["box"][2:]) < p.min_size
                 else "min_score" if face["score"] < p.min_score else None)
         if rule:
             removed[rule] += 1
-        else:
-            candidates.append(face)
+        if rule == "excluded":
+            matched.add(face["key"])
+        screened.append(rule is None)
+    unknown = excluded - matched
+    if unknown:
+        cli.log.warning("data/exclude/%s.txt: %d keys match no face (e.g. %s)", side, len(unknown), min(unknown))
 
-    plan = embedding_plan(candidates, max(1, p.identity_every))
-    embeddings, hashes = {}, {}
-    own_embedding = (plan[position] == position for position in range(len(candidates)))
-    measured = map_in_workers(measure_face, zip(iter_samples(crops, candidates), own_embedding), setup=FaceEmbedder)
+    def candidates() -> Iterator[dict]:
+        """The faces that passed the exclusion list, size and score, read from the index again."""
+        return (face for face, passed in zip(iter_index(crops), screened) if passed)
+
+    plan = array("q", embedding_plan(candidates(), max(1, p.identity_every)))
+    sharpnesses, hashes, embeddings = array("d"), array("Q"), {}
+    own_embedding = (plan[position] == position for position in range(len(plan)))
+    measured = map_in_workers(measure_face, zip(iter_samples(crops, candidates()), own_embedding),
+                              setup=FaceEmbedder)
     for position, (face_sharpness, face_hash, embedding) in enumerate(
-            cli.progress(measured, f"identity@{side}", len(candidates))):
-        face = candidates[position]
-        face["sharpness"], hashes[face["key"]] = face_sharpness, face_hash
+            cli.progress(measured, f"identity@{side}", len(plan))):
+        sharpnesses.append(face_sharpness)
+        hashes.append(face_hash)
         if embedding is not None:
             embeddings[position] = embedding
     references = p.reference_images.get(side) or []
@@ -115,38 +125,45 @@ def main() -> None:
     elif embeddings:
         person = dominant_embedding(np.stack(list(embeddings.values())), p.max_identity_distance)
 
-    kept, last_hash = [], {}
-    for position, face in enumerate(candidates):
-        face["identity_distance"] = round(distance(embeddings[plan[position]], person), 4)
-        duplicate = last_hash.get(face["video"])
-        rule = ("identity" if face["identity_distance"] > p.max_identity_distance
-                else None if side == "target"
-                else "min_sharpness" if face["sharpness"] < p.min_sharpness
-                else "near_duplicate" if (p.duplicate_bits > 0 and duplicate is not None
-                                          and hash_bits_apart(duplicate, hashes[face["key"]]) <= p.duplicate_bits)
-                else None)
-        if rule:
-            removed[rule] += 1
-        else:
-            kept.append(face)
-            last_hash[face["video"]] = hashes[face["key"]]
+    distances = array("d")  # of the kept faces
+
+    def kept() -> Iterator[dict]:
+        """The candidates that pass identity and, on the source, sharpness and near-duplicates, with their
+        measurements; counts the others in ``removed``."""
+        last_hash = {}
+        for position, face in enumerate(candidates()):
+            face["sharpness"] = sharpnesses[position]
+            face["identity_distance"] = round(distance(embeddings[plan[position]], person), 4)
+            duplicate = last_hash.get(face["video"])
+            rule = ("identity" if face["identity_distance"] > p.max_identity_distance
+                    else None if side == "target"
+                    else "min_sharpness" if face["sharpness"] < p.min_sharpness
+                    else "near_duplicate" if (p.duplicate_bits > 0 and duplicate is not None
+                                              and hash_bits_apart(duplicate, hashes[position]) <= p.duplicate_bits)
+                    else None)
+            if rule:
+                removed[rule] += 1
+            else:
+                last_hash[face["video"]] = hashes[position]
+                distances.append(face["identity_distance"])
+                yield face
 
     with atomic_dir(Path("data/filtered") / side) as out:
         with ShardWriter(out, "filtered") as shards:
-            for face, files in cli.progress(iter_samples(crops, kept), f"filtered@{side}", len(kept)):
+            for face, files in cli.progress(iter_samples(crops, kept()), f"filtered@{side}", len(plan)):
                 shards.add(face["key"], files, {k: v for k, v in face.items() if k not in ("key", "shard")})
         shutil.copy(crops / "videos.json", out / "videos.json")
         write_json(out / PERSON_FILE, {"from": "reference_images" if references else "dominant",
                                        "embedding": None if person is None else np.round(person, 6).tolist()})
         write_contact_sheet(out, Path("data/sheets") / f"filtered-{side}.jpg", f"filtered@{side}")
-        distances = [face["identity_distance"] for face in kept]
         write_json(Path("data/metrics") / f"filtered-{side}.json",
-                   {"faces_in": len(faces), "faces_kept": len(kept), "removed": removed,
+                   {"faces_in": len(screened), "faces_kept": shards.count, "removed": removed,
                     "identity": {"person": "reference_images" if references else "dominant",
                                  "faces_embedded": len(embeddings),
-                                 "median_distance_kept": round(float(np.median(distances)), 4) if kept else None}})
-    cli.log.info("filtered@%s: kept %d of %d faces; removed %s", side, len(kept), len(faces), removed)
-    if faces and not kept:
+                                 "median_distance_kept": round(float(np.median(distances)), 4) if distances
+                                 else None}})
+    cli.log.info("filtered@%s: kept %d of %d faces; removed %s", side, shards.count, len(screened), removed)
+    if screened and not shards.count:
         cli.log.warning("filtered@%s: every face was removed; see data/metrics/filtered-%s.json for which rule",
                         side, side)
 

@@ -83,4 +83,4 @@ def test_embedding_plan_reuses_along_a_track_only():
              face(5, [50, 50, 10, 10]), face(5, [0, 0, 10, 10]),  # two faces in a frame: each embedded
              face(6, [50, 50, 10, 10]),                          # after a frame of two: embedded
              face(8, [50, 50, 10, 10])]                          # a frame skipped: embedded
-    assert embedding_plan(faces, every=3) == [0, 0, 0, 3, 4, 5, 6, 7, 8]
+    assert list(embedding_plan(faces, every=3)) == [0, 0, 0, 3, 4, 5, 6, 7, 8]
