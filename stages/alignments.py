@@ -129,7 +129,7 @@ def main() -> None:
             aligned = aligned_faces(filtered, faces, shards, p.size, p.padding, f"alignments@{side}")
             document = alignments_document(side, videos, aligned, settings)
             steadiness = {}
-            if side == "target":  # smoothing needs the whole clip: its frames are held (about 3 KB each)
+            if side == "target":  # smoothing needs the whole clip: its frames are held (about 2 KB each)
                 (video,) = document["videos"].values()
                 video["frames"] = list(video["frames"])
                 steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)

@@ -47,10 +47,10 @@ def main() -> None:
         with ShardWriter(out, "crops") as shards:
             found = map_in_workers(partial(faces_of_frame, margin=p.margin, max_size=p.max_size),
                                    iter_samples(frames), setup=detector)  # the index read as it goes
-            for faces in cli.progress(found, f"crops@{side}", frame_count):
-                frames_with_face += bool(faces)
-                retried += any(record["found_by"] != "plain" for _, record in faces)
-                for number, (jpeg, record) in enumerate(faces):
+            for frame_faces in cli.progress(found, f"crops@{side}", frame_count):
+                frames_with_face += bool(frame_faces)
+                retried += any(record["found_by"] != "plain" for _, record in frame_faces)
+                for number, (jpeg, record) in enumerate(frame_faces):
                     shards.add(f"{record['frame_key']}_{number}", {"jpg": jpeg}, record)
             faces = shards.count
         if faces == 0 and side == "target":
