@@ -109,7 +109,7 @@ def main() -> None:
 
     plan = array("q", embedding_plan(candidates(), max(1, p.identity_every)))
     sharpnesses, hashes, embeddings = array("d"), array("Q"), {}
-    own_embedding = (plan[position] == position for position in range(len(plan)))
+    own_embedding = (stands_for == position for position, stands_for in enumerate(plan))
     measured = map_in_workers(measure_face, zip(iter_samples(crops, candidates()), own_embedding),
                               setup=FaceEmbedder)
     for position, (face_sharpness, face_hash, embedding) in enumerate(

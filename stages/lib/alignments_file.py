@@ -103,10 +103,11 @@ def write_alignments(path: Path, document: dict) -> dict[str, list[str]]:
 
     Returns each video's status per frame, as written: what ``coverage``, ``timeline`` and
     ``missing_stretches`` read."""
-    statuses = {name: [] for name in document["videos"]}
     def opened(mapping: dict, key: str) -> str:  # '{"a": 1, ..., "key": ' with the value still to come
         rest = {k: v for k, v in mapping.items() if k != key}
         return (json.dumps(rest)[:-1] + ", " if rest else "{") + json.dumps(key) + ": "
+
+    statuses = {name: [] for name in document["videos"]}
 
     with atomic_file(path) as tmp, open(tmp, "w") as out:
         out.write(opened(document, "videos") + "{")
