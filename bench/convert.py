@@ -18,14 +18,16 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from stages.lib import params, tracking, video  # noqa: E402
-from stages.lib.atomic import read_json  # noqa: E402
-from stages.lib.convert import FaceSwapper, Look, convert_stream  # noqa: E402
-from stages.lib.networks import build_autoencoder  # noqa: E402
-from stages.lib.placement import smooth_transforms  # noqa: E402
+from faceswap.convert.placement import smooth_transforms
+from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
+from faceswap.core import params
+from faceswap.core.atomic import read_json
+from faceswap.media import video
+from faceswap.train import tracking
+from faceswap.train.networks import build_autoencoder
 
 
 def timed(run, repeat: int) -> float:

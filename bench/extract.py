@@ -23,14 +23,14 @@ from pathlib import Path
 
 import yaml
 
-from stages.lib import video
-from stages.lib.atomic import read_json
-from stages.lib.tracking import machine
+from faceswap.core.atomic import read_json
+from faceswap.media import video
+from faceswap.train.tracking import machine
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data/raw/target/target.mp4"
 STAGES = ("frames", "crops", "filtered", "alignments")
-PROJECT = ("stages", "params.yaml", "data/exclude", "data/reference")
+PROJECT = ("stages", "faceswap", "params.yaml", "data/exclude", "data/reference")
 
 
 def tree_rss(pid: int) -> int:

@@ -16,13 +16,13 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from stages.lib.feeder import BatchFeeder  # noqa: E402
-from stages.lib.losses import FaceLoss  # noqa: E402
-from stages.lib.networks import ARCHITECTURES, build_autoencoder  # noqa: E402
-from stages.lib.tracking import machine  # noqa: E402
+from faceswap.train.feeder import BatchFeeder
+from faceswap.train.losses import FaceLoss
+from faceswap.train.networks import ARCHITECTURES, build_autoencoder
+from faceswap.train.tracking import machine
 
 
 def matmul_peak(n: int = 2048, repeats: int = 10) -> float:

@@ -23,16 +23,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stages.lib import cli, params
-from stages.lib.alignments_file import (alignments_document, coverage, missing_stretches, timeline,
-                                       write_alignments)
-from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json
-from stages.lib.contact_sheet import write_contact_sheet
-from stages.lib.detect import box_in_crop
-from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
-from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
-from stages.lib.temporal import interpolate_gaps, jitter, smooth
-from stages.lib.workers import map_in_workers
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
+from faceswap.core.workers import map_in_workers
+from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
+from faceswap.faces.detect import box_in_crop
+from faceswap.faces.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+from faceswap.faces.timeseries import interpolate_gaps, jitter, smooth
+from faceswap.media.contact_sheet import write_contact_sheet
+from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
 
 # a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
 POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))

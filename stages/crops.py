@@ -13,12 +13,12 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from stages.lib import cli, params
-from stages.lib.atomic import atomic_dir, read_json
-from stages.lib.contact_sheet import write_contact_sheet
-from stages.lib.detect import FaceDetector, crop_square
-from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples
-from stages.lib.workers import map_in_workers
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_dir, read_json
+from faceswap.core.workers import map_in_workers
+from faceswap.faces.detect import FaceDetector, crop_square
+from faceswap.media.contact_sheet import write_contact_sheet
+from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples
 
 
 def faces_of_frame(detector: FaceDetector, sample: tuple, margin: float, max_size: int) -> list[tuple]:

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.lib import cli, params
-from stages.lib.atomic import atomic_dir, write_json
-from stages.lib.contact_sheet import write_contact_sheet
-from stages.lib.detect import FaceDetector, box_in_crop
-from stages.lib.identity import PERSON_FILE, FaceEmbedder, distance, dominant_embedding, reference_embedding
-from stages.lib.imageset import ShardWriter, decode_image, iter_index, iter_samples
-from stages.lib.quality import difference_hash, face_region, hash_bits_apart, sharpness
-from stages.lib.workers import map_in_workers
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_dir, write_json
+from faceswap.core.workers import map_in_workers
+from faceswap.faces.detect import FaceDetector, box_in_crop
+from faceswap.faces.identity import PERSON_FILE, FaceEmbedder, distance, dominant_embedding, reference_embedding
+from faceswap.faces.quality import difference_hash, face_region, hash_bits_apart, sharpness
+from faceswap.media.contact_sheet import write_contact_sheet
+from faceswap.media.imageset import ShardWriter, decode_image, iter_index, iter_samples
 
 RULES = ("excluded", "min_size", "min_score", "identity", "min_sharpness", "near_duplicate")
 

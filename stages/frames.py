@@ -8,10 +8,11 @@ contact sheet ``data/sheets/frames-<side>.jpg``.
 from fractions import Fraction
 from pathlib import Path
 
-from stages.lib import cli, params, video
-from stages.lib.atomic import atomic_dir, write_json
-from stages.lib.contact_sheet import write_contact_sheet
-from stages.lib.imageset import ShardWriter, encode_jpeg
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_dir, write_json
+from faceswap.media import video
+from faceswap.media.contact_sheet import write_contact_sheet
+from faceswap.media.imageset import ShardWriter, encode_jpeg
 
 
 def sample_rate(side: str, info: video.VideoInfo, fps: float) -> str:

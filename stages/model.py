@@ -12,16 +12,17 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import mlflow  # noqa: E402
+import keras
+import mlflow
 
-from stages.lib import cli, distribute, params, tracking  # noqa: E402
-from stages.lib.atomic import atomic_file, write_json  # noqa: E402
-from stages.lib.checkpoints import Checkpoints  # noqa: E402
-from stages.lib.feeder import BatchFeeder  # noqa: E402
-from stages.lib.losses import FaceLoss  # noqa: E402
-from stages.lib.networks import ARCHITECTURES, SIDES, build_autoencoder  # noqa: E402
-from stages.lib.training import faces_fingerprint, load_faces, preview_grid, train  # noqa: E402
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_file, write_json
+from faceswap.train import distribute, tracking
+from faceswap.train.checkpoints import Checkpoints
+from faceswap.train.feeder import BatchFeeder
+from faceswap.train.loop import faces_fingerprint, load_faces, preview_grid, train
+from faceswap.train.losses import FaceLoss
+from faceswap.train.networks import ARCHITECTURES, SIDES, build_autoencoder
 
 MODEL_FILE = Path("models/faceswap.keras")
 CHECKPOINTS = Path("models/checkpoints")

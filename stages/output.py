@@ -13,19 +13,20 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import mlflow
+import numpy as np
 
-from stages.lib import cli, params, tracking, video  # noqa: E402
-from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json  # noqa: E402
-from stages.lib.convert import FaceSwapper, Look, convert_stream  # noqa: E402
-from stages.lib.evaluation import (identity_frames, identity_shift, landmark_box, reconstruction_ssim,  # noqa: E402
-                                   side_by_side)
-from stages.lib.identity import PERSON_FILE, FaceEmbedder  # noqa: E402
-from stages.lib.imageset import encode_jpeg  # noqa: E402
-from stages.lib.landmarks import five_points  # noqa: E402
-from stages.lib.placement import jitter, placed_points, smooth_transforms  # noqa: E402
+from faceswap.convert.evaluation import identity_frames, identity_shift, landmark_box, reconstruction_ssim, side_by_side
+from faceswap.convert.placement import jitter, placed_points, smooth_transforms
+from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
+from faceswap.core import cli, params
+from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
+from faceswap.faces.identity import PERSON_FILE, FaceEmbedder
+from faceswap.faces.landmarks import five_points
+from faceswap.media import video
+from faceswap.media.imageset import encode_jpeg
+from faceswap.train import tracking
 
 OUTPUT = Path("data/output/swapped.mp4")
 SIDE_BY_SIDE = Path("data/output/side_by_side.mp4")

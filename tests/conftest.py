@@ -12,7 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
 # the code, params and tracked inputs other than videos (exclusion lists, reference images) of the project
-PROJECT_FILES = ("stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/exclude", "data/reference")
+PROJECT_FILES = ("stages", "faceswap", "dvc.yaml", "params.yaml", ".dvcignore", "data/exclude", "data/reference")
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +48,9 @@ def aligned_faces(tmp_path_factory, media) -> Path:
     and transforms), from the sample photographs: two faces a side, enough for a training stage to run."""
     import cv2
 
-    from stages.lib.detect import FaceDetector
-    from stages.lib.imageset import ShardWriter, encode_jpeg, encode_png
-    from stages.lib.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+    from faceswap.faces.detect import FaceDetector
+    from faceswap.faces.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+    from faceswap.media.imageset import ShardWriter, encode_jpeg, encode_png
 
     root = tmp_path_factory.mktemp("aligned")
     detector, landmark_model = FaceDetector(score_threshold=0.6), LandmarkModel()
@@ -81,11 +81,15 @@ def model_project(root: Path, aligned_faces: Path, **model_params) -> Path:
 
 def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m stages.<module>`` as DVC would, in ``cwd`` (default: the working directory)."""
+    return run_module(f"stages.{module}", *args, cwd=cwd, check=check)
+
+
+def run_module(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m <module>`` in ``cwd`` (default: the working directory) with that folder on the path."""
     env = {**os.environ, "PYTHONPATH": str(cwd or Path.cwd()), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-m", f"stages.{module}", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"stages.{module} {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        raise AssertionError(f"{module} {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
 
 
@@ -105,7 +109,7 @@ def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
 
 def git_dvc_repo(root: Path) -> Path:
     """A git + DVC repository in ``root`` holding the project's code, params and DVC config, nothing committed."""
-    copy_project(root, (*PROJECT_FILES, ".gitignore"))
+    copy_project(root, (*PROJECT_FILES, "cloud", ".gitignore"))
     sh("git", "init", "-q", cwd=root)
     sh("git", "config", "user.email", "test@example.com", cwd=root)
     sh("git", "config", "user.name", "test", cwd=root)
@@ -116,7 +120,7 @@ def git_dvc_repo(root: Path) -> Path:
 
 def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
     """``seconds`` of a video from ``start``, re-encoded to H.264 + AAC, so that end-to-end tests stay short."""
-    from stages.lib import video
+    from faceswap.media import video
 
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from stages.lib.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
+from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
 
 VIDEOS = {"a": {"sample_rate": "24/1", "width": 64, "height": 48, "frames": 4},
           "b": {"sample_rate": "30/1", "width": 64, "height": 48, "frames": 3}}

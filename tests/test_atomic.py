@@ -2,7 +2,7 @@
 
 import pytest
 
-from stages.lib.atomic import atomic_dir, atomic_file, read_json, write_json
+from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
 
 
 def test_atomic_dir_replaces_on_success(tmp_path):

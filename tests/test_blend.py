@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stages.lib.blend import face_mask, match_colour, paste
+from faceswap.convert.blend import face_mask, match_colour, paste
 
 
 def square_face():

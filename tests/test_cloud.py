@@ -13,8 +13,8 @@ import boto3
 import pytest
 import yaml
 
-from stages.lib import attempts, ec2
-from tests.conftest import REPO, error_lines, git_dvc_repo, run_stage, set_params, sh, tool_env, trim
+from cloud import attempts, ec2
+from tests.conftest import REPO, error_lines, git_dvc_repo, run_module, set_params, sh, tool_env, trim
 
 BUCKET = "faceswap-cloud"
 PROFILE = "faceswap-test"
@@ -69,7 +69,7 @@ def laptop(tmp_path, aws, s3_endpoint, monkeypatch):
 
 
 def cloud(*args, cwd=None):
-    return run_stage("cloud", *args, cwd=cwd, check=False)
+    return run_module("cloud", *args, cwd=cwd, check=False)
 
 
 def launch_args(attempt, *extra, mlflow_uri=MLFLOW_SERVER):
@@ -237,7 +237,7 @@ def test_fetch_of_an_attempt_that_uploaded_nothing_says_where_it_looked(laptop, 
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
         "error: attempt nothing-1: no dvc.lock under s3://faceswap-cloud/store/attempts/nothing-1/ yet; it is still "
-        "training or it failed: python -m stages.cloud logs nothing-1"]
+        "training or it failed: python -m cloud logs nothing-1"]
     assert not (laptop / "dvc.lock").exists()
 
 

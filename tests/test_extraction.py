@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from stages.lib import video
-from stages.lib.imageset import read_index
+from faceswap.media import video
+from faceswap.media.imageset import read_index
 from tests.conftest import error_lines, run_stage, set_params
 
 EXTRACTION = ("frames", "crops", "filtered", "alignments")

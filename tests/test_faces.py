@@ -4,9 +4,15 @@ import cv2
 import numpy as np
 import pytest
 
-from stages.lib.detect import FaceDetector, crop_square, is_plausible
-from stages.lib.landmarks import (LandmarkModel, alignment_transform, apply, canonical_points, five_points,
-                                  similarity)
+from faceswap.faces.detect import FaceDetector, crop_square, is_plausible
+from faceswap.faces.landmarks import (
+    LandmarkModel,
+    alignment_transform,
+    apply,
+    canonical_points,
+    five_points,
+    similarity,
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +28,7 @@ def test_two_people_are_two_faces(detector, media):
 
 
 def test_no_face_in_animation(detector, media):
-    from stages.lib import video
+    from faceswap.media import video
     path = media / "fixtures/no_face.mp4"
     assert all(not detector.detect(frame) for frame in video.decode(path, video.probe(path), "2/1"))
 

@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import pytest
 
+from faceswap.core.cli import UserError
+from faceswap.faces.detect import FaceDetector
+from faceswap.faces.identity import FaceEmbedder, distance, dominant_embedding, reference_embedding
 from stages.filtered import embedding_plan
-from stages.lib.cli import UserError
-from stages.lib.detect import FaceDetector
-from stages.lib.identity import FaceEmbedder, distance, dominant_embedding, reference_embedding
 
 
 @pytest.fixture(scope="module")

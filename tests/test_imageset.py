@@ -6,7 +6,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from stages.lib.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_samples, read_index
+from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_samples, read_index
 
 
 def test_round_trip_and_sharding(tmp_path):

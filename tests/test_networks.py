@@ -4,12 +4,12 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from stages.lib.networks import ARCHITECTURES, PixelShuffle, build_autoencoder, swap_model  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
+from faceswap.train.networks import ARCHITECTURES, PixelShuffle, build_autoencoder, swap_model
+from tests.conftest import REPO
 
 
 def test_pixel_shuffle_matches_depth_to_space():
@@ -50,7 +50,7 @@ def test_learns_and_round_trips(tmp_path):
 def test_gpu_preset_is_valid_and_changes_only_the_model_and_its_face_size():
     import yaml
 
-    from stages.lib import params
+    from faceswap.core import params
 
     preset, default = params.load_all(REPO / "params-gpu.yaml"), params.load_all(REPO / "params.yaml")
     assert {section for section in preset if preset[section] != default[section]} == {"model", "alignments"}
@@ -60,8 +60,8 @@ def test_gpu_preset_is_valid_and_changes_only_the_model_and_its_face_size():
 
 
 def test_mixed_precision_computes_in_half_and_returns_full_precision_faces():
-    from stages.lib import distribute
-    from stages.lib.losses import FaceLoss
+    from faceswap.train import distribute
+    from faceswap.train.losses import FaceLoss
 
     distribute.set_precision(True)
     try:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from stages.lib import video
+from faceswap.media import video
 from tests.conftest import copy_project, run_stage, set_params, trim
 
 pytestmark = pytest.mark.slow

@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
-from stages.lib import params
-from stages.lib.cli import UserError
+from faceswap.core import params
+from faceswap.core.cli import UserError
 from tests.conftest import REPO, error_lines, run_stage
 
 

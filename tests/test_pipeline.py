@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from stages.lib import video
+from faceswap.media import video
 from tests.conftest import git_dvc_repo, loopback_bucket, set_params, sh, trim, use_loopback_remote
 
 pytestmark = pytest.mark.slow

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from stages.lib.holdout import held_out_keys
-from stages.lib.placement import jitter, placed_points, runs, smooth_transforms
+from faceswap.convert.placement import jitter, placed_points, runs, smooth_transforms
+from faceswap.train.holdout import held_out_keys
 
 
 def shift(x, y, scale=1.0):

@@ -60,7 +60,7 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
 
     import keras
 
-    from stages.lib.networks import swap_model
+    from faceswap.train.networks import swap_model
 
     model = keras.saving.load_model(root / "models/faceswap.keras")
     swapped = swap_model(model).predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from stages.lib import video
-from stages.lib.imageset import read_index
+from faceswap.media import video
+from faceswap.media.imageset import read_index
 from tests.conftest import REPO, loopback_bucket, set_params, sh, use_loopback_remote
 
 pytestmark = pytest.mark.slow

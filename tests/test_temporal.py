@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stages.lib.temporal import interpolate_gaps, jitter, runs, smooth
+from faceswap.faces.timeseries import interpolate_gaps, jitter, runs, smooth
 
 
 def moving_points(frames: int, noise: float = 0.0) -> np.ndarray:

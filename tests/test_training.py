@@ -5,24 +5,24 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
+import shutil
+import subprocess
+import sys
+from types import SimpleNamespace
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from stages.lib.augment import augment_batch  # noqa: E402
-from stages.lib.checkpoints import Checkpoints  # noqa: E402
-from stages.lib.face_regions import EYES, MOUTH, aligned_landmarks, eye_and_mouth_masks  # noqa: E402
-from stages.lib.feeder import BatchFeeder  # noqa: E402
-from stages.lib.imageset import read_index  # noqa: E402
-from stages.lib.losses import FaceLoss  # noqa: E402
-from stages.lib.networks import build_autoencoder  # noqa: E402
-from stages.lib.training import faces_fingerprint, load_faces, train  # noqa: E402
-from tests.conftest import REPO  # noqa: E402
+from faceswap.media.imageset import read_index
+from faceswap.train.augment import augment_batch
+from faceswap.train.checkpoints import Checkpoints
+from faceswap.train.feeder import BatchFeeder
+from faceswap.train.loop import faces_fingerprint, load_faces, train
+from faceswap.train.losses import FaceLoss
+from faceswap.train.networks import build_autoencoder
+from faceswap.train.regions import EYES, MOUTH, aligned_landmarks, eye_and_mouth_masks
+from tests.conftest import REPO
 
 
 def packed(face, mask=None, eyes=None, mouth=None):
@@ -105,7 +105,7 @@ import os, sys
 os.environ["KERAS_BACKEND"] = sys.argv[1]
 sys.path.insert(0, sys.argv[2])
 import numpy as np
-from stages.lib.augment import augment_batch
+from faceswap.train.augment import augment_batch
 
 batch = np.load(sys.argv[3])
 inputs, targets = augment_batch(np.random.default_rng(5), batch["faces"], batch["maps"])
@@ -177,9 +177,9 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np, tensorflow as tf, keras
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from stages.lib import distribute
-from stages.lib.losses import FaceLoss
-from stages.lib.networks import build_autoencoder
+from faceswap.train import distribute
+from faceswap.train.losses import FaceLoss
+from faceswap.train.networks import build_autoencoder
 
 rng = np.random.default_rng(0)
 x = tuple(rng.random((4, 64, 64, 3), dtype=np.float32) for _ in range(2))
@@ -221,7 +221,7 @@ def test_a_loss_that_becomes_nan_stops_training_before_anything_is_reported(alig
 
 
 def test_mlflow_tags_carry_the_dvc_hashes_of_the_training_data(tmp_path, monkeypatch):
-    from stages.lib import tracking
+    from faceswap.train import tracking
 
     monkeypatch.chdir(tmp_path)
     assert tracking.dvc_input_tags("model") == {}  # no pipeline run yet

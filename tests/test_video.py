@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stages.lib import video
-from stages.lib.cli import UserError
+from faceswap.core.cli import UserError
+from faceswap.media import video
 
 
 def test_probe_sample_target(media):

@@ -6,8 +6,8 @@ from functools import partial
 
 import pytest
 
-from stages.lib.cli import UserError
-from stages.lib.workers import BATCH, map_in_workers, worker_count
+from faceswap.core.cli import UserError
+from faceswap.core.workers import BATCH, map_in_workers, worker_count
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

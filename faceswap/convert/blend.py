@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from .landmarks import hull_mask
+from faceswap.faces.landmarks import hull_mask
 
 BROWS = slice(17, 27)
 CHIN = 8

@@ -11,8 +11,8 @@ import cv2
 import dlib
 import numpy as np
 
-from .cli import UserError
-from .landmarks import face_recognition_models  # imported there without its pkg_resources warning
+from faceswap.core.cli import UserError
+from faceswap.faces.landmarks import face_recognition_models  # imported there without its pkg_resources warning
 
 PERSON_FILE = "person.json"  # in data/filtered/<side>/: the side's person, as the embedding faces are compared to
 DENSITY_SAMPLE = 1000  # the dominant identity is found among at most this many embeddings (pairwise distances)

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from .cli import UserError
+from faceswap.core.cli import UserError
 
 PARAMS_FILE = Path("params.yaml")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import atomic_file
-from .imageset import decode_image, iter_samples, read_index
+from faceswap.core.atomic import atomic_file
+from faceswap.media.imageset import decode_image, iter_samples, read_index
 
 TILE = 128
 COLUMNS = 8

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .atomic import read_json, write_json
+from faceswap.core.atomic import read_json, write_json
 
 log = logging.getLogger("faceswap")
 MODEL = "model.keras"

@@ -14,7 +14,7 @@ import ffmpeg
 import imageio_ffmpeg
 import numpy as np
 
-from .cli import UserError
+from faceswap.core.cli import UserError
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 

@@ -21,7 +21,7 @@ from itertools import chain, islice
 
 import cv2
 
-from .cli import UserError
+from faceswap.core.cli import UserError
 
 BATCH = 32  # items per task: large enough that pickling is a small share, small enough to keep cores even
 IN_FLIGHT = 3  # batches submitted ahead of the one being written out

@@ -10,9 +10,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import attempts, aws
-from .cli import UserError
-from .origin import TRAIN_STAGE, DvcRemote
+from cloud import attempts, aws
+from cloud.origin import TRAIN_STAGE, DvcRemote
+from faceswap.core.cli import UserError
 
 PROJECT = "faceswap-pipeline"
 INSTANCE_TYPE = "g4dn.xlarge"  # one NVIDIA T4 (16 GB), the cheapest common GPU instance

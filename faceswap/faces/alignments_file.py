@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_file
-from .imageset import plain
-from .landmarks import TEMPLATE_5
+from faceswap.core.atomic import atomic_file
+from faceswap.faces.landmarks import TEMPLATE_5
+from faceswap.media.imageset import plain
 
 SCHEMA = "faceswap-pipeline/alignments"
 VERSION = 2

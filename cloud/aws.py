@@ -10,7 +10,7 @@ import contextlib
 import boto3
 import botocore.exceptions
 
-from .cli import UserError
+from faceswap.core.cli import UserError
 
 
 def session(region: str | None = None, profile: str | None = None, need_region: bool = True) -> boto3.Session:

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .augment import augment_batch
+from faceswap.train.augment import augment_batch
 
 
 class BatchFeeder:

@@ -7,7 +7,7 @@ across a frame without a face: a cut or a gap starts a new run.
 
 import numpy as np
 
-from .landmarks import apply, canonical_points
+from faceswap.faces.landmarks import apply, canonical_points
 
 
 def runs(present: list[bool]) -> list[range]:

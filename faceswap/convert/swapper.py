@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .blend import face_mask, match_colour, paste
-from .landmarks import apply
-from .networks import swap_model
+from faceswap.convert.blend import face_mask, match_colour, paste
+from faceswap.faces.landmarks import apply
+from faceswap.train.networks import swap_model
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def git_tags() -> dict:
         return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "HEAD")
-    return {"git_commit": commit or "unknown", "git_dirty": str(bool(git("status", "--porcelain", "--", "stages",
+    return {"git_commit": commit or "unknown", "git_dirty": str(bool(git("status", "--porcelain", "--", "stages", "faceswap",
                                                                             "params.yaml", "dvc.yaml")))}
 
 

@@ -1,10 +1,10 @@
 """Train on an EC2 GPU instance, and bring the model back to any machine.
 
-    python -m stages.cloud launch [--spot] [--max-hours H] [--dry-run] ...   start an attempt
-    python -m stages.cloud status                  the project's instances and their state
-    python -m stages.cloud logs ATTEMPT            console output while it runs, its log once it is done
-    python -m stages.cloud fetch ATTEMPT           its dvc.lock entry and model, so `dvc repro` goes on here
-    python -m stages.cloud stop ATTEMPT            terminate it
+    python -m cloud launch [--spot] [--max-hours H] [--dry-run] ...   start an attempt
+    python -m cloud status                  the project's instances and their state
+    python -m cloud logs ATTEMPT            console output while it runs, its log once it is done
+    python -m cloud fetch ATTEMPT           its dvc.lock entry and model, so `dvc repro` goes on here
+    python -m cloud stop ATTEMPT            terminate it
 
 Not a DVC stage: the instance runs ``dvc repro model`` itself and pushes the result to the DVC remote.
 """
@@ -16,8 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stages.lib import attempts, aws, cli, ec2, origin
-from stages.lib.atomic import atomic_file
+from cloud import attempts, aws, ec2, origin
+from faceswap.core import cli
+from faceswap.core.atomic import atomic_file
 
 
 def launch(args) -> None:
@@ -51,8 +52,8 @@ def launch(args) -> None:
     instance_id = ec2.launch_instance(client, request)
     print(f"attempt {attempt}: {instance_id} ({args.instance_type}, {'spot' if args.spot else 'on-demand'}, "
           f"terminates after at most {args.max_hours:g} h)")
-    print(f"follow it: python -m stages.cloud logs {attempt}; "
-          f"when done: python -m stages.cloud fetch {attempt}")
+    print(f"follow it: python -m cloud logs {attempt}; "
+          f"when done: python -m cloud fetch {attempt}")
 
 
 def status(args) -> None:
@@ -91,14 +92,14 @@ def fetch(args) -> None:
     if lock is None:
         raise cli.UserError(f"attempt {args.attempt}: no {attempts.LOCK} under "
                             f"s3://{remote.bucket}/{attempts.prefix(remote, args.attempt)}/ yet; it is still "
-                            f"training or it failed: python -m stages.cloud logs {args.attempt}")
+                            f"training or it failed: python -m cloud logs {args.attempt}")
     root = Path(repo.root_dir)
     attempts.merge_lock(root / "dvc.lock", lock.decode())
     for path in origin.uncached_outs(repo):
         data = attempts.read(remote, args.attempt, f"{attempts.OUTS}/{path}")
         if data is None:
             raise cli.UserError(f"attempt {args.attempt}: {path} was not uploaded; see its log: "
-                                f"python -m stages.cloud logs {args.attempt}")
+                                f"python -m cloud logs {args.attempt}")
         with atomic_file(root / path) as tmp:
             tmp.write_bytes(data)
     pull = subprocess.run([sys.executable, "-m", "dvc", "pull", origin.TRAIN_STAGE], cwd=root)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from . import aws
-from .cli import UserError
-from .origin import TRAIN_STAGE, DvcRemote
+from cloud import aws
+from cloud.origin import TRAIN_STAGE, DvcRemote
+from faceswap.core.cli import UserError
 
 LOCK = "dvc.lock"
 LOG = "bootstrap.log"

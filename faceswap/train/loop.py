@@ -9,10 +9,10 @@ import cv2
 import keras
 import numpy as np
 
-from .face_regions import aligned_landmarks, eye_and_mouth_masks
-from .holdout import held_out_keys
-from .imageset import decode_image, iter_samples, read_index
-from .networks import swap_model
+from faceswap.media.imageset import decode_image, iter_samples, read_index
+from faceswap.train.holdout import held_out_keys
+from faceswap.train.networks import swap_model
+from faceswap.train.regions import aligned_landmarks, eye_and_mouth_masks
 
 
 def load_faces(folder: Path, size: int):

@@ -1,7 +1,7 @@
 #!/bin/bash
 # faceswap-pipeline: train one attempt on this EC2 instance, then power off, which terminates it.
 #
-# The instance's user data, rendered by stages/lib/ec2.py, which fills in the settings below (never
+# The instance's user data, rendered by cloud/ec2.py, which fills in the settings below (never
 # credentials: the instance reaches S3 through its IAM role). In order: schedule the power-off at the time
 # limit, install requirements-gpu.txt, check out the commit, pull only what the training stage reads, train,
 # push the model, upload dvc.lock, the metrics DVC does not push, and this log under the attempt's prefix in

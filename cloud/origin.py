@@ -8,10 +8,10 @@ own config (repository and ``.dvc/config.local`` merged), never guessed.
 import subprocess
 from dataclasses import dataclass
 
-from .cli import UserError
+from faceswap.core.cli import UserError
 
 TRAIN_STAGE = "model"
-PROJECT_FILES = ("stages", "params.yaml", "dvc.yaml", "dvc.lock", "requirements-gpu.txt")
+PROJECT_FILES = ("stages", "faceswap", "params.yaml", "dvc.yaml", "dvc.lock", "requirements-gpu.txt")
 
 
 def git(*args: str) -> str:

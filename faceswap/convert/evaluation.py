@@ -6,9 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .holdout import held_out_keys
-from .imageset import decode_image, iter_samples, read_index
-from .networks import SIDES, swap_model
+from faceswap.media.imageset import decode_image, iter_samples, read_index
+from faceswap.train.holdout import held_out_keys
+from faceswap.train.networks import SIDES, swap_model
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
 IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face

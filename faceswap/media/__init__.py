@@ -1,0 +1,1 @@
+"""Pictures in and out: videos through ffmpeg, image sets as tar shards, contact sheets."""
