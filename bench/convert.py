@@ -19,12 +19,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import numpy as np
 
-from faceswap.convert.placement import smooth_transforms
+from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
-from faceswap.core import params
-from faceswap.core.atomic import read_json
+from faceswap.core import cli, params
 from faceswap.media import video
 from faceswap.train import tracking
 from faceswap.train.networks import build_autoencoder
@@ -40,57 +38,48 @@ def timed(run, repeat: int) -> float:
     return best
 
 
+def encode_to(out: Path, info: video.VideoInfo, p, frames, swapper: FaceSwapper | None = None,
+              placements: list | None = None) -> None:
+    """Encode ``frames`` to ``out``, through ``swapper`` when one is given (else as they are: the baseline)."""
+    encoder = video.Encoder(out, info, None, p.crf, p.preset, p.codec)
+    if swapper is None:
+        for frame in frames:
+            encoder.write(frame)
+    else:
+        convert_stream(frames, placements, swapper, lambda index, original, converted: encoder.write(converted))
+    encoder.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=240, help="target frames converted per measurement")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     p = params.load("output")
-    alignments = Path("data/alignments/target/alignments.json")
-    if not alignments.exists():
-        raise SystemExit(f"error: {alignments}: not found; run `dvc repro alignments@target` first")
-    (name, meta), = read_json(Path("data/frames/target/videos.json")).items()
-    document = read_json(alignments)
-    info = video.VideoInfo(**{k: meta[k] for k in ("fps", "width", "height", "duration", "has_audio")},
-                           rate=meta["sample_rate"])
-    source = Path("data/raw/target") / meta["file"]
-    entries = document["videos"][name]["frames"][:args.frames]
-    faces = [entry["faces"][0] if entry["faces"] else None for entry in entries]
-    transforms = smooth_transforms([np.array(f["transform"]) if f else None for f in faces], p.smooth_frames)
-    placements = [(t, np.array(f["landmarks_68"])) if f else None for t, f in zip(transforms, faces)]
-    frames = [frame for _, frame in zip(range(args.frames), video.decode(source, info))]
+    track = load_target_track(p.smooth_frames)  # the alignments file, read and checked
+    info = track.info
+    placements = track.placements()[:args.frames]
+    frames = list(itertools.islice(video.decode(track.video, info), args.frames))
     count = len(frames)
 
     def first_frames():
-        return itertools.islice(video.decode(source, info), count)
+        return itertools.islice(video.decode(track.video, info), count)
 
     print(f"machine: {tracking.machine()}; keras {keras.__version__} on {keras.backend.backend()}")
-    print(f"target: {source} {info.width}x{info.height} at {info.fps:.3f} fps; {count} frames; "
+    print(f"target: {track.video} {info.width}x{info.height} at {info.fps:.3f} fps; {count} frames; "
           f"x264 preset {p.preset}, crf {p.crf}; best of {args.repeat}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.mp4"
-
-        def passthrough():
-            encoder = video.Encoder(out, info, None, p.crf, p.preset, p.codec)
-            for frame in first_frames():
-                encoder.write(frame)
-            encoder.close()
-
-        baseline = timed(passthrough, args.repeat)
+        baseline = timed(lambda: encode_to(out, info, p, first_frames()), args.repeat)
         rows.append(("decode + encode only (baseline)", baseline))
         for architecture in ("light", "original"):
             for blend in ("alpha", "poisson"):
-                swapper = FaceSwapper(build_autoencoder(architecture), document["aligned_size"],
+                swapper = FaceSwapper(build_autoencoder(architecture), track.aligned_size,
                                       Look(p.colour, blend, p.forehead, p.erode, p.feather))
                 swapper.convert(frames[:2], placements[:2])  # warm up: the first predict builds the graph
-
-                def convert():
-                    encoder = video.Encoder(out, info, None, p.crf, p.preset, p.codec)
-                    convert_stream(first_frames(), placements, swapper, lambda i, original, new: encoder.write(new))
-                    encoder.close()
-
-                rows.append((f"convert, {architecture} model, {blend} blend", timed(convert, args.repeat)))
+                seconds = timed(lambda s=swapper: encode_to(out, info, p, first_frames(), s, placements), args.repeat)
+                rows.append((f"convert, {architecture} model, {blend} blend", seconds))
     print(f"\n{'measurement':42} {'frames/s':>9} {'x real time':>12} {'time / baseline':>16}")
     for label, seconds in rows:
         fps = count / seconds
@@ -98,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -24,13 +24,13 @@ from pathlib import Path
 import yaml
 
 from faceswap.core.atomic import read_json
+from faceswap.core.paths import PIPELINE_FILES
 from faceswap.media import video
 from faceswap.train.tracking import machine
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data/raw/target/target.mp4"
 STAGES = ("frames", "crops", "filtered", "alignments")
-PROJECT = ("stages", "faceswap", "params.yaml", "data/exclude", "data/reference")
 
 
 def tree_rss(pid: int) -> int:
@@ -72,7 +72,7 @@ def extraction(root: Path, clip: Path, detect_scale: float, env: dict) -> dict[s
     """Every extraction stage of the target on ``clip`` in a fresh copy of the project, detecting at
     ``detect_scale``, with ``env`` set: (seconds, MiB) each."""
     shutil.rmtree(root, ignore_errors=True)
-    for name in PROJECT:
+    for name in PIPELINE_FILES:
         shutil.copytree(REPO / name, root / name) if (REPO / name).is_dir() else shutil.copy(REPO / name, root / name)
     settings = yaml.safe_load((root / "params.yaml").read_text())
     settings["crops"]["detect_scale"] = detect_scale

@@ -6,7 +6,7 @@ reads the log, and ``fetch`` takes the rest so that ``dvc pull`` brings the mode
 """
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -23,7 +23,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 def new_id(commit: str) -> str:
     """A readable, sortable id: launch time (UTC) and short commit, e.g. ``20261125-031502-1a2b3c4``."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{commit[:7]}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{commit[:7]}"
 
 
 def check_id(attempt: str) -> str:

@@ -5,20 +5,15 @@ only here; it pulls from and pushes to the same DVC remote as this working tree,
 own config (repository and ``.dvc/config.local`` merged), never guessed.
 """
 
-import subprocess
 from dataclasses import dataclass
 
 from faceswap.core.cli import UserError
+from faceswap.core.git import git
+from faceswap.core.paths import PIPELINE_FILES
 
 TRAIN_STAGE = "model"
-PROJECT_FILES = ("stages", "faceswap", "params.yaml", "dvc.yaml", "dvc.lock", "requirements-gpu.txt")
-
-
-def git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise UserError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
-    return result.stdout.strip()
+# what the instance runs: it must be committed and pushed
+PROJECT_FILES = (*PIPELINE_FILES, "dvc.lock", "requirements-gpu.txt")
 
 
 def pushed_commit() -> str:

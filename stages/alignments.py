@@ -23,30 +23,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceswap.core import cli, params
-from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
+from faceswap.core import cli, params, paths
+from faceswap.core.atomic import atomic_dir, atomic_file, write_json
 from faceswap.core.workers import map_in_workers
 from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
-from faceswap.faces.detect import box_in_crop
-from faceswap.faces.landmarks import LandmarkModel, alignment_transform, apply, hull_mask
+from faceswap.faces.geometry import apply, box_in_crop, compose, crop_to_frame
+from faceswap.faces.landmarks import LandmarkModel, alignment_transform, five_points, hull_mask
 from faceswap.faces.timeseries import interpolate_gaps, jitter, smooth
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
+from faceswap.media.video import read_catalogue
 
 # a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
 POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))
-
-
-def crop_to_frame(placement: list[float], crop_size: int) -> np.ndarray:
-    """The 2x3 matrix taking crop pixels to frame pixels, from a crop's placement ``[x0, y0, side]``."""
-    x0, y0, side = placement
-    scale = side / crop_size
-    return np.array([[scale, 0, x0], [0, scale, y0]])
-
-
-def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """The 2x3 matrix applying ``inner`` then ``outer``."""
-    return np.vstack([outer, [0, 0, 1]])[:2] @ np.vstack([inner, [0, 0, 1]])
 
 
 def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -> tuple:
@@ -84,7 +73,8 @@ def wanted_faces(faces: Iterable[dict]) -> Iterator[dict]:
 
 
 def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding: float) -> dict:
-    """Recover short gaps and smooth the points of the first face of each frame, in place; return the jitter."""
+    """Recover short gaps and smooth the points of the first face of each frame, in place; return the jitter
+    of the five points before and after smoothing."""
     points = np.full((len(frames), sum(n for _, n in POINT_FIELDS), 2), np.nan)
     for index, frame in enumerate(frames):
         if frame["faces"]:
@@ -103,7 +93,8 @@ def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding:
                      for (name, _), part in zip(POINT_FIELDS, parts)})
         face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6)
     landmarks = slice(7, None)
-    return {"jitter_px_raw": jitter(points[:, landmarks]), "jitter_px_smoothed": jitter(smoothed[:, landmarks])}
+    return {"jitter_landmarks_raw_px": jitter(five_points(points[:, landmarks])),
+            "jitter_landmarks_px": jitter(five_points(smoothed[:, landmarks]))}
 
 
 def write_timeline(path: Path, rows: list[dict]) -> None:
@@ -113,17 +104,27 @@ def write_timeline(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def warn_missing(statuses: dict[str, list[str]], document: dict) -> None:
+    """One loud line per stretch of target frames still without a face: they stay unswapped."""
+    for name, first, last in missing_stretches(statuses):
+        seconds = 1 / Fraction(document["videos"][name]["rate"])
+        cli.log.warning("alignments@target: NO FACE in frames %d-%d of %s (%d frames, %.2f-%.2f s): they stay "
+                        "unswapped; see %s, raise alignments.max_gap or lower crops.score_threshold", first, last,
+                        name, last - first + 1, first * seconds, (last + 1) * seconds,
+                        paths.contact_sheet("crops", "target"))
+
+
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("alignments")
-    filtered = Path("data/filtered") / side
+    filtered = paths.stage_output("filtered", side)
     faces = iter_index(filtered)  # never whole: a feature film's records would take gigabytes
     if side == "target":
         faces = wanted_faces(faces)
-    videos = read_json(filtered / "videos.json")
+    videos = read_catalogue(filtered)
     settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,
                 "smoothing_window": p.smoothing_window if side == "target" else 0}
-    with atomic_dir(Path("data/alignments") / side) as out:
+    with atomic_dir(paths.stage_output("alignments", side)) as out:
         with ShardWriter(out, "faces") as shards:
             aligned = aligned_faces(filtered, faces, shards, p.size, p.padding, f"alignments@{side}")
             document = alignments_document(side, videos, aligned, settings)
@@ -132,19 +133,14 @@ def main() -> None:
                 (video,) = document["videos"].values()
                 video["frames"] = list(video["frames"])
                 steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
-            statuses = write_alignments(out / "alignments.json", document)  # the source streams through here
-        write_contact_sheet(out, Path("data/sheets") / f"alignments-{side}.jpg", f"alignments@{side}")
+            statuses = write_alignments(out / paths.ALIGNMENTS_FILE, document)  # the source streams through here
+        write_contact_sheet(out, paths.contact_sheet("alignments", side), f"alignments@{side}")
         summary = {**coverage(statuses), **steadiness}
-        write_json(Path("data/metrics") / f"alignments-{side}.json", summary)
-        write_timeline(Path("data/metrics") / f"alignments-{side}-timeline.csv", timeline(statuses))
+        write_json(paths.metrics(f"alignments-{side}"), summary)
+        write_timeline(paths.timeline(side), timeline(statuses))
     cli.log.info("alignments@%s: %d aligned faces; %s", side, shards.count, summary)
     if side == "target":
-        for name, first, last in missing_stretches(statuses):
-            seconds = 1 / Fraction(document["videos"][name]["rate"])
-            cli.log.warning("alignments@target: NO FACE in frames %d-%d of %s (%d frames, %.2f-%.2f s): they stay "
-                            "unswapped; see data/sheets/crops-target.jpg, raise alignments.max_gap or lower "
-                            "crops.score_threshold", first, last, name, last - first + 1,
-                            first * seconds, (last + 1) * seconds)
+        warn_missing(statuses, document)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,15 @@ there is nothing to swap.
 
 import shutil
 from functools import partial
-from pathlib import Path
 
-from faceswap.core import cli, params
-from faceswap.core.atomic import atomic_dir, read_json
+from faceswap.core import cli, params, paths
+from faceswap.core.atomic import atomic_dir
 from faceswap.core.workers import map_in_workers
-from faceswap.faces.detect import FaceDetector, crop_square
+from faceswap.faces.detect import FaceDetector
+from faceswap.faces.geometry import crop_square
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, iter_samples
+from faceswap.media.video import read_catalogue
 
 
 def faces_of_frame(detector: FaceDetector, sample: tuple, margin: float, max_size: int) -> list[tuple]:
@@ -39,11 +40,11 @@ def main() -> None:
     if not 0 < p.detect_scale <= 1:
         raise cli.UserError(f"params.yaml: crops.detect_scale is {p.detect_scale:g}; give a share of the frame's "
                             "size above 0 and at most 1 (1: detect at full size)")
-    frames = Path("data/frames") / side
-    frame_count = sum(video["frames"] for video in read_json(frames / "videos.json").values())
+    frames = paths.stage_output("frames", side)
+    frame_count = sum(video["frames"] for video in read_catalogue(frames).values())
     detector = partial(FaceDetector, p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)
     frames_with_face = retried = 0
-    with atomic_dir(Path("data/crops") / side) as out:
+    with atomic_dir(paths.stage_output("crops", side)) as out:
         with ShardWriter(out, "crops") as shards:
             found = map_in_workers(partial(faces_of_frame, margin=p.margin, max_size=p.max_size),
                                    iter_samples(frames), setup=detector)  # the index read as it goes
@@ -54,14 +55,14 @@ def main() -> None:
                     shards.add(f"{record['frame_key']}_{number}", {"jpg": jpeg}, record)
             faces = shards.count
         if faces == 0 and side == "target":
-            raise cli.UserError(f"data/raw/target: no face found in any of the {frame_count} frames; the target "
+            raise cli.UserError(f"{paths.raw(side)}: no face found in any of the {frame_count} frames; the target "
                                 "video must show the face to replace (or lower crops.score_threshold)")
-        shutil.copy(frames / "videos.json", out / "videos.json")
-        write_contact_sheet(out, Path("data/sheets") / f"crops-{side}.jpg", f"crops@{side}")
+        shutil.copy(frames / paths.VIDEOS_FILE, out / paths.VIDEOS_FILE)
+        write_contact_sheet(out, paths.contact_sheet("crops", side), f"crops@{side}")
     cli.log.info("crops@%s: %d faces in %d of %d frames (%d found only by a retry)", side, faces, frames_with_face,
                  frame_count, retried)
     if faces == 0:
-        cli.log.warning("crops@%s: no face found in any frame of data/raw/%s; the set is empty", side, side)
+        cli.log.warning("crops@%s: no face found in any frame of %s; the set is empty", side, paths.raw(side))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,8 @@ contact sheet ``data/sheets/frames-<side>.jpg``.
 """
 
 from fractions import Fraction
-from pathlib import Path
 
-from faceswap.core import cli, params
+from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_dir, write_json
 from faceswap.media import video
 from faceswap.media.contact_sheet import write_contact_sheet
@@ -27,11 +26,11 @@ def sample_rate(side: str, info: video.VideoInfo, fps: float) -> str:
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("frames")
-    videos = video.list_videos(Path("data/raw") / side)
+    videos = video.list_videos(paths.raw(side))
     if side == "target" and len(videos) != 1:
-        raise cli.UserError(f"data/raw/target: holds {len(videos)} videos; keep exactly one target video there")
+        raise cli.UserError(f"{paths.raw(side)}: holds {len(videos)} videos; keep exactly one target video there")
     infos = {path: video.probe(path) for path in videos}  # every input checked before anything is written
-    with atomic_dir(Path("data/frames") / side) as out:
+    with atomic_dir(paths.stage_output("frames", side)) as out:
         catalogue = {}
         with ShardWriter(out, "frames") as shards:
             for path, info in infos.items():
@@ -43,8 +42,8 @@ def main() -> None:
                     shards.add(f"{path.stem}_{index:06d}", {"jpg": encode_jpeg(frame, p.jpeg_quality)},
                                {"video": path.stem, "frame": index, "time": round(index / float(Fraction(rate)), 4)})
                 catalogue[path.stem] = {**info.to_dict(), "file": path.name, "sample_rate": rate, "frames": count}
-        write_json(out / "videos.json", catalogue)
-        write_contact_sheet(out, Path("data/sheets") / f"frames-{side}.jpg", f"frames@{side}")
+        write_json(out / paths.VIDEOS_FILE, catalogue)
+        write_contact_sheet(out, paths.contact_sheet("frames", side), f"frames@{side}")
     cli.log.info("frames@%s: %s", side, ", ".join(f"{k}: {v['frames']} frames" for k, v in catalogue.items()))
 
 

@@ -8,25 +8,22 @@ same aligned faces) resumes from it, step count and MLflow run included.
 """
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
 import mlflow
 
-from faceswap.core import cli, params
+from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_file, write_json
+from faceswap.core.paths import SIDES
 from faceswap.train import distribute, tracking
 from faceswap.train.checkpoints import Checkpoints
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.loop import faces_fingerprint, load_faces, preview_grid, train
 from faceswap.train.losses import FaceLoss
-from faceswap.train.networks import ARCHITECTURES, SIDES, build_autoencoder
+from faceswap.train.networks import ARCHITECTURES, build_autoencoder
 
-MODEL_FILE = Path("models/faceswap.keras")
-CHECKPOINTS = Path("models/checkpoints")
-LOSS_CURVE = Path("data/metrics/model-loss.csv")
 # Params that only say how long to train and how often to report: changing them continues the same attempt.
 CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
 
@@ -43,24 +40,22 @@ def build_compiled(p) -> keras.Model:
     return autoencoder
 
 
-def main() -> None:
-    all_params = params.load_all()
-    p = params.load("model")
+def training_faces(p) -> dict:
+    """Each side's aligned faces and maps at the architecture's size; a side with none is a UserError."""
     if p.architecture not in ARCHITECTURES:
         raise cli.UserError(f"params.yaml: 'model.architecture' is {p.architecture!r}; "
                             f"choose one of {', '.join(ARCHITECTURES)}")
-    size = ARCHITECTURES[p.architecture].size
     data = {}
     for side in SIDES:
-        data[side] = load_faces(Path("data/alignments") / side, size)
+        data[side] = load_faces(paths.stage_output("alignments", side), ARCHITECTURES[p.architecture].size)
         if len(data[side][0]) == 0:
-            raise cli.UserError(f"data/alignments/{side}: no aligned face to train on; "
-                                f"give data/raw/{side} videos with a visible face, or relax filtered.*")
-    keras.utils.set_random_seed(p.seed)
-    distribute.set_precision(p.mixed_precision)
-    attempt = {**{key: value for key, value in vars(p).items() if key not in CADENCE},
-               "faces": faces_fingerprint([Path("data/alignments") / side for side in SIDES])}
-    checkpoints = Checkpoints(CHECKPOINTS)
+            raise cli.UserError(f"{paths.stage_output('alignments', side)}: no aligned face to train on; "
+                                f"give {paths.raw(side)} videos with a visible face, or relax filtered.*")
+    return data
+
+
+def restore_or_build(p, attempt: dict, checkpoints: Checkpoints) -> tuple[keras.Model, dict | None]:
+    """The compiled model, from the attempt's last checkpoint when there is one to go on from."""
     with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
         autoencoder = build_compiled(p)
         state = checkpoints.restore(autoencoder, attempt)
@@ -68,58 +63,94 @@ def main() -> None:
             cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"],
                          p.steps)
             autoencoder, state = build_compiled(p), None
-    first_step = state["step"] if state else 0
-    curve = state["curve"] if state else ["step,loss_target,loss_source"]
-    samples = {side: data[side][0][:: max(1, len(data[side][0]) // 4)][:4] for side in SIDES}
+    return autoencoder, state
+
+
+class Attempt:
+    """One training attempt as it runs: the model, its checkpoints, its MLflow run, the loss curve and the last
+    reported figures, and what happens after each stretch of steps."""
+
+    def __init__(self, p, autoencoder, checkpoints: Checkpoints, identity: dict, state: dict | None, data: dict):
+        self.p, self.autoencoder, self.checkpoints, self.identity = p, autoencoder, checkpoints, identity
+        self.first_step = state["step"] if state else 0
+        self.curve = state["curve"] if state else ["step,loss_target,loss_source"]
+        self.summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps these
+        self.samples = {side: data[side][0][:: max(1, len(data[side][0]) // 4)][:4] for side in SIDES}
+        self.run_id = None
+
+    def log_preview(self, step: int) -> None:
+        grid = preview_grid(self.autoencoder, self.samples["target"], self.samples["source"])
+        mlflow.log_image(grid, key="preview", step=step)
+
+    def on_stretch(self, step: int, count: int, metrics: dict) -> None:
+        p = self.p
+        mlflow.log_metrics(metrics, step=step)
+        self.curve.append(f"{step},{metrics['loss_target']:.6f},{metrics['loss_source']:.6f}")
+        self.summary.update(metrics)
+        cli.log.info("model: step %d/%d %s", step, p.steps, {k: round(v, 4) for k, v in metrics.items()})
+        if crossed(step, count, p.preview_every) or step == p.steps:
+            self.log_preview(step)
+        if crossed(step, count, p.checkpoint_every) or step == p.steps:
+            self.checkpoints.save(self.autoencoder, {"step": step, "attempt": self.identity, "run_id": self.run_id,
+                                                     "curve": self.curve, "summary": self.summary})
+
+
+def tag_run(run, state: dict | None, all_params: dict, data: dict) -> None:
+    """Params on a new run, ``resumed_at_steps`` on a resumed one, and the tags that say what it ran on."""
+    if state:
+        cli.log.info("model: resuming from step %d (checkpoint %s, MLflow run %s)", state["step"], paths.CHECKPOINTS,
+                     run.info.run_id)
+        resumed = run.data.tags.get("resumed_at_steps")
+        mlflow.set_tag("resumed_at_steps", f"{resumed},{state['step']}" if resumed else str(state["step"]))
+    if not state or run.info.run_id != state["run_id"]:  # a new run, also when this store lacks the old one
+        mlflow.log_params(tracking.flatten(all_params))
+    mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
+                     "keras_backend": keras.backend.backend(),
+                     "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
+
+
+def export(attempt: Attempt, run) -> None:
+    """The trained autoencoder without optimizer state, computing in float32 wherever it is loaded; the run file."""
+    p = attempt.p
+    distribute.set_precision(False)
+    exported = build_autoencoder(p.architecture)
+    exported.set_weights(attempt.autoencoder.get_weights())
+    with atomic_file(paths.MODEL_FILE) as tmp:
+        exported.save(tmp)
+    write_json(paths.RUN_FILE, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+                                "architecture": p.architecture, "size": ARCHITECTURES[p.architecture].size})
+
+
+def main() -> None:
+    all_params = params.load_all()
+    p = params.load("model")
+    data = training_faces(p)
+    keras.utils.set_random_seed(p.seed)
+    distribute.set_precision(p.mixed_precision)
+    identity = {**{key: value for key, value in vars(p).items() if key not in CADENCE},
+                "faces": faces_fingerprint([paths.stage_output("alignments", side) for side in SIDES])}
+    checkpoints = Checkpoints(paths.CHECKPOINTS)
+    autoencoder, state = restore_or_build(p, identity, checkpoints)
+    attempt = Attempt(p, autoencoder, checkpoints, identity, state, data)
 
     tracking.setup()
     with tracking.start_run(state and state["run_id"]) as run:
-        if state:
-            cli.log.info("model: resuming from step %d (checkpoint %s, MLflow run %s)", first_step,
-                         CHECKPOINTS, run.info.run_id)
-            resumed = run.data.tags.get("resumed_at_steps")
-            mlflow.set_tag("resumed_at_steps", f"{resumed},{first_step}" if resumed else str(first_step))
-        if not state or run.info.run_id != state["run_id"]:  # a new run, also when this store lacks the old one
-            mlflow.log_params(tracking.flatten(all_params))
-        mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
-                         "keras_backend": keras.backend.backend(),
-                         "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
-        summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps its figures
-
-        def log_preview(step):
-            mlflow.log_image(preview_grid(autoencoder, samples["target"], samples["source"]), key="preview", step=step)
-
-        def on_stretch(step, count, metrics):
-            mlflow.log_metrics(metrics, step=step)
-            curve.append(f"{step},{metrics['loss_target']:.6f},{metrics['loss_source']:.6f}")
-            summary.update(metrics)
-            cli.log.info("model: step %d/%d %s", step, p.steps, {k: round(v, 4) for k, v in metrics.items()})
-            if crossed(step, count, p.preview_every) or step == p.steps:
-                log_preview(step)
-            if crossed(step, count, p.checkpoint_every) or step == p.steps:
-                checkpoints.save(autoencoder, {"step": step, "attempt": attempt, "run_id": run.info.run_id,
-                                               "curve": curve, "summary": summary})
-
+        attempt.run_id = run.info.run_id
+        tag_run(run, state, all_params, data)
         if not state:
-            log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
-        with BatchFeeder(data, p.batch_size, [p.seed, first_step]) as feeder:
+            attempt.log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
+        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step]) as feeder:
             try:
-                train(autoencoder, feeder, first_step, p, on_stretch)
+                train(autoencoder, feeder, attempt.first_step, p, attempt.on_stretch)
             except FloatingPointError as error:
                 mlflow.set_tag("failed", str(error))
                 raise cli.UserError(f"model: training diverged ({error}); the last good checkpoint is kept in "
-                                    f"{CHECKPOINTS}; lower model.learning_rate") from None
-        distribute.set_precision(False)  # the saved model computes in float32 wherever it is loaded
-        exported = build_autoencoder(p.architecture)
-        exported.set_weights(autoencoder.get_weights())
-        with atomic_file(MODEL_FILE) as tmp:
-            exported.save(tmp)
-        write_json(tracking.RUN_FILE, {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                                       "architecture": p.architecture, "size": size})
-    write_json(Path("data/metrics/model.json"), {**summary, "steps": p.steps, "resumed_from_step": first_step})
-    with atomic_file(LOSS_CURVE) as tmp:
-        tmp.write_text("\n".join(curve) + "\n")
-    cli.log.info("model: saved %s (MLflow run %s)", MODEL_FILE, run.info.run_id)
+                                    f"{paths.CHECKPOINTS}; lower model.learning_rate") from None
+        export(attempt, run)
+    write_json(paths.metrics("model"), {**attempt.summary, "steps": p.steps, "resumed_from_step": attempt.first_step})
+    with atomic_file(paths.LOSS_CURVE) as tmp:
+        tmp.write_text("\n".join(attempt.curve) + "\n")
+    cli.log.info("model: saved %s (MLflow run %s)", paths.MODEL_FILE, run.info.run_id)
 
 
 if __name__ == "__main__":

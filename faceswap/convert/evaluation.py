@@ -1,14 +1,14 @@
 """What a person and a metrics file judge a swap by: side-by-side views and the reconstruction of faces the
 model never saw in training."""
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from faceswap.core import paths
+from faceswap.core.paths import SIDES
 from faceswap.media.imageset import decode_image, iter_samples, read_index
 from faceswap.train.holdout import held_out_keys
-from faceswap.train.networks import SIDES, swap_model
+from faceswap.train.networks import swap_model
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
 IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face
@@ -40,15 +40,16 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(index.mean())
 
 
-def reconstruction_ssim(autoencoder, alignments: Path = Path("data/alignments")) -> dict:
+def reconstruction_ssim(autoencoder) -> dict:
     """SSIM of each side's held-out aligned faces against their reconstruction by that side's own decoder."""
     size = autoencoder.input_shape[0][1]
     scores = {}
     for side in SIDES:
-        records = read_index(alignments / side)
+        folder = paths.stage_output("alignments", side)
+        records = read_index(folder)
         held_out = held_out_keys([record["key"] for record in records])
         faces = [cv2.resize(decode_image(files["jpg"]), (size, size), interpolation=cv2.INTER_AREA)
-                 for _, files in iter_samples(alignments / side, [r for r in records if r["key"] in held_out])]
+                 for _, files in iter_samples(folder, [r for r in records if r["key"] in held_out])]
         if not faces:
             continue
         faces = np.stack(faces)
@@ -64,12 +65,6 @@ def identity_frames(with_face: list[int]) -> set[int]:
     if not with_face:
         return set()
     return {with_face[int(i)] for i in np.linspace(0, len(with_face) - 1, min(IDENTITY_SAMPLES, len(with_face)))}
-
-
-def landmark_box(landmarks: np.ndarray) -> list[float]:
-    """The (x, y, w, h) box around 68 landmarks: every placed face has them, detected or recovered."""
-    (x0, y0), (x1, y1) = landmarks.min(0), landmarks.max(0)
-    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
 def identity_shift(embeddings: list[np.ndarray], source: np.ndarray | None, target: np.ndarray | None) -> dict:

@@ -5,34 +5,28 @@ numbers over neighbouring frames averages scale, rotation and position together.
 across a frame without a face: a cut or a gap starts a new run.
 """
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
-from faceswap.faces.landmarks import apply, canonical_points
-
-
-def runs(present: list[bool]) -> list[range]:
-    """Stretches of consecutive frames that have a face."""
-    stretches, start = [], None
-    for index, here in enumerate(present + [False]):
-        if here and start is None:
-            start = index
-        elif not here and start is not None:
-            stretches.append(range(start, index))
-            start = None
-    return stretches
+from faceswap.core import paths
+from faceswap.faces.alignments_file import first_faces, read_alignments
+from faceswap.faces.geometry import apply
+from faceswap.faces.landmarks import canonical_points
+from faceswap.faces.timeseries import moving_average
+from faceswap.media.video import VideoInfo, read_catalogue
 
 
 def smooth_transforms(transforms: list[np.ndarray | None], window: int) -> list[np.ndarray | None]:
     """Average each frame's transform with those up to ``window`` frames either side, within its run."""
-    smoothed = list(transforms)
     if window <= 0:
-        return smoothed
-    for stretch in runs([t is not None for t in transforms]):
-        params = np.array([[t[0, 0], t[1, 0], t[0, 2], t[1, 2]] for t in (transforms[i] for i in stretch)])
-        for offset, index in enumerate(stretch):
-            a, b, tx, ty = params[max(0, offset - window):offset + window + 1].mean(0)
-            smoothed[index] = np.array([[a, -b, tx], [b, a, ty]])
-    return smoothed
+        return list(transforms)
+    series = np.array([[t[0, 0], t[1, 0], t[0, 2], t[1, 2]] if t is not None else [np.nan] * 4
+                       for t in transforms]).reshape(-1, 4)
+    smoothed = moving_average(series, window)
+    return [None if t is None else np.array([[a, -b, tx], [b, a, ty]])
+            for t, (a, b, tx, ty) in zip(transforms, smoothed, strict=True)]
 
 
 def placed_points(transform: np.ndarray, size: int, padding: float) -> np.ndarray:
@@ -41,12 +35,44 @@ def placed_points(transform: np.ndarray, size: int, padding: float) -> np.ndarra
     return apply(np.linalg.inv(inverse)[:2], canonical_points(size, padding))
 
 
-def jitter(points: list[np.ndarray | None]) -> float:
-    """Mean frame-to-frame acceleration of points, px: |p[t-1] - 2 p[t] + p[t+1]| averaged over points and
-    frames, within runs of frames that have them. Steady motion scores 0; shake scores high."""
-    values = []
-    for stretch in runs([p is not None for p in points]):
-        if len(stretch) >= 3:
-            track = np.stack([points[i] for i in stretch])
-            values.append(np.linalg.norm(track[:-2] - 2 * track[1:-1] + track[2:], axis=-1).ravel())
-    return float(np.concatenate(values).mean()) if values else 0.0
+def placement_series(transforms: list[np.ndarray | None], size: int, padding: float) -> np.ndarray:
+    """``(frames, 5, 2)``: the placed five points of each frame, NaN where a frame has no face; what the output
+    stage measures the jitter of."""
+    return np.stack([placed_points(t, size, padding) if t is not None else np.full((5, 2), np.nan)
+                     for t in transforms]) if transforms else np.zeros((0, 5, 2))
+
+
+@dataclass
+class TargetTrack:
+    """The target video and where its face is in each frame, as conversion needs them: per frame the face of
+    the alignments file (None where there is none), its transform as recorded and smoothed over
+    ``output.smooth_frames``, and its 68 landmarks."""
+
+    video: Path
+    info: VideoInfo
+    aligned_size: int
+    padding: float
+    faces: list[dict | None]
+    raw_transforms: list[np.ndarray | None]
+    transforms: list[np.ndarray | None]
+    landmarks: list[np.ndarray | None]
+
+    @property
+    def with_face(self) -> list[int]:
+        return [index for index, face in enumerate(self.faces) if face]
+
+    def placements(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """What the swapper takes per frame: the smoothed transform and the landmarks."""
+        return [None if t is None else (t, points) for t, points in zip(self.transforms, self.landmarks, strict=True)]
+
+
+def load_target_track(smooth_frames: int) -> TargetTrack:
+    """The target's video, its catalogue entry and its alignments file, read and checked."""
+    (name, entry), = read_catalogue(paths.stage_output("frames", "target")).items()
+    document = read_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE)
+    faces = first_faces(document, name)
+    raw = [np.array(face["transform"]) if face else None for face in faces]
+    return TargetTrack(video=paths.raw("target") / entry["file"], info=VideoInfo.as_decoded(entry),
+                       aligned_size=document["aligned_size"], padding=document["padding"], faces=faces,
+                       raw_transforms=raw, transforms=smooth_transforms(raw, smooth_frames),
+                       landmarks=[np.array(face["landmarks_68"]) if face else None for face in faces])

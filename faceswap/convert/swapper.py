@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from faceswap.convert.blend import face_mask, match_colour, paste
-from faceswap.faces.landmarks import apply
+from faceswap.faces.geometry import apply
 from faceswap.train.networks import swap_model
 
 

@@ -6,7 +6,8 @@ import sys
 
 from tqdm import tqdm
 
-SIDES = ("target", "source")
+from faceswap.core.paths import SIDES
+
 log = logging.getLogger("faceswap")
 
 

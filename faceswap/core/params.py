@@ -77,18 +77,21 @@ def _check(data) -> None:
         if not isinstance(value, dict):
             raise UserError(f"{PARAMS_FILE}: '{section}' must be a mapping of keys")
     for section, keys in SCHEMA.items():
-        values = data.get(section)
-        if values is None:
-            raise UserError(f"{PARAMS_FILE}: missing section '{section}'; add it with keys {', '.join(keys)}")
-        for key in values:
-            if key not in keys:
-                raise UserError(
-                    f"{PARAMS_FILE}: unknown key '{section}.{key}'; known keys of '{section}': {', '.join(keys)}"
-                )
-        for key, kind in keys.items():
-            if key not in values:
-                raise UserError(f"{PARAMS_FILE}: missing key '{section}.{key}'; add it")
-            _check_value(f"{section}.{key}", kind, values[key])
+        _check_section(section, keys, data.get(section))
+
+
+def _check_section(section: str, keys: dict, values: dict | None) -> None:
+    if values is None:
+        raise UserError(f"{PARAMS_FILE}: missing section '{section}'; add it with keys {', '.join(keys)}")
+    for key in values:
+        if key not in keys:
+            raise UserError(
+                f"{PARAMS_FILE}: unknown key '{section}.{key}'; known keys of '{section}': {', '.join(keys)}"
+            )
+    for key, kind in keys.items():
+        if key not in values:
+            raise UserError(f"{PARAMS_FILE}: missing key '{section}.{key}'; add it")
+        _check_value(f"{section}.{key}", kind, values[key])
 
 
 def _check_value(name: str, kind, value) -> None:

@@ -10,7 +10,8 @@ Schema (version 2), documented in README.md, "Alignments file"::
                                                    "landmarks_5", "landmarks_68", "transform"}]}]}}}
 
 ``transform`` is the 2x3 matrix taking frame pixels to the aligned face. Version 2 added the status
-"recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``.
+"recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``. ``write_alignments``
+writes it and ``read_alignments`` reads it back, checking the schema and version: every consumer reads it there.
 """
 
 import json
@@ -20,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from faceswap.core.atomic import atomic_file
+from faceswap.core.cli import UserError
 from faceswap.faces.landmarks import TEMPLATE_5
+from faceswap.faces.timeseries import runs
 from faceswap.media.imageset import plain
 
 SCHEMA = "faceswap-pipeline/alignments"
@@ -71,16 +74,8 @@ def timeline(statuses: dict[str, list[str]]) -> list[dict]:
 
 def missing_stretches(statuses: dict[str, list[str]]) -> list[tuple[str, int, int]]:
     """``(video, first, last)`` frame of each run of frames without a face."""
-    stretches = []
-    for name, video in statuses.items():
-        start = None
-        for frame, status in enumerate([*video, "end"]):
-            if status == "missing" and start is None:
-                start = frame
-            elif status != "missing" and start is not None:
-                stretches.append((name, start, frame - 1))
-                start = None
-    return stretches
+    return [(name, gap.start, gap.stop - 1) for name, video in statuses.items()
+            for gap in runs([status == "missing" for status in video])]
 
 
 def coverage(statuses: dict[str, list[str]]) -> dict:
@@ -119,3 +114,31 @@ def write_alignments(path: Path, document: dict) -> dict[str, list[str]]:
             out.write("]}")
         out.write("}}\n")
     return statuses
+
+
+def read_alignments(path: Path) -> dict:
+    """An alignments file, checked: its schema, its version and the keys a consumer needs. A file of another
+    version (written by older code) stops with one line saying how to write it anew."""
+    path = Path(path)
+    remake = f"run `dvc repro -f alignments@{path.parent.name}` to write it anew"
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found; {remake}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: not valid JSON ({error}); {remake}") from None
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise UserError(f"{path}: not an alignments file (no schema {SCHEMA!r}); {remake}")
+    if document.get("version") != VERSION:
+        raise UserError(f"{path}: alignments version {document.get('version')!r}, this code reads version {VERSION}; "
+                        f"{remake}")
+    missing = [key for key in ("side", "aligned_size", "padding", "videos") if key not in document]
+    if missing:
+        raise UserError(f"{path}: lacks {', '.join(missing)}; {remake}")
+    return document
+
+
+def first_faces(document: dict, video: str) -> list[dict | None]:
+    """The first face of each frame of one video, None where the frame has none: on the target, the one face
+    conversion swaps."""
+    return [frame["faces"][0] if frame["faces"] else None for frame in document["videos"][video]["frames"]]

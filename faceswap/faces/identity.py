@@ -5,6 +5,8 @@ so "near the side's person" is a distance to one reference embedding: the mean o
 when some are given, else the dominant identity of the side (the face with most same-person neighbours).
 """
 
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 from pathlib import Path
 
 import cv2
@@ -12,9 +14,9 @@ import dlib
 import numpy as np
 
 from faceswap.core.cli import UserError
+from faceswap.faces.geometry import overlap
 from faceswap.faces.landmarks import face_recognition_models  # imported there without its pkg_resources warning
 
-PERSON_FILE = "person.json"  # in data/filtered/<side>/: the side's person, as the embedding faces are compared to
 DENSITY_SAMPLE = 1000  # the dominant identity is found among at most this many embeddings (pairwise distances)
 
 
@@ -58,3 +60,27 @@ def dominant_embedding(embeddings: np.ndarray, threshold: float) -> np.ndarray:
 
 def distance(embedding: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(embedding - reference))
+
+
+def embedding_plan(faces: Iterable[dict], every: int) -> Iterator[int]:
+    """For each face (in index order: the faces of a frame together), the position of the face whose embedding
+    stands for it.
+
+    A face alone in its frame whose box overlaps the lone face of the previous frame continues that track and
+    reuses its embedding, for up to ``every`` faces; any other face is embedded itself. Embedding is by far the
+    slowest step of extraction, and a face does not change identity between two frames.
+    """
+    position, track = 0, {}  # track: video -> (frame, box, embedded position, faces so far)
+    for _, frame_faces in groupby(faces, key=lambda face: (face["video"], face["frame"])):
+        frame_faces = list(frame_faces)
+        single = len(frame_faces) == 1
+        for face in frame_faces:
+            last = track.get(face["video"])
+            if (single and last and last[0] == face["frame"] - 1 and last[3] < every
+                    and overlap(last[1], face["box"]) > 0.5):
+                yield last[2]
+                track[face["video"]] = (face["frame"], face["box"], last[2], last[3] + 1)
+            else:
+                yield position
+                track[face["video"]] = (face["frame"], face["box"], position, 1) if single else None
+            position += 1

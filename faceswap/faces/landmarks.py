@@ -6,6 +6,8 @@ import cv2
 import dlib
 import numpy as np
 
+from faceswap.faces.geometry import similarity
+
 with warnings.catch_warnings():  # face_recognition_models imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
     import face_recognition_models
@@ -31,23 +33,10 @@ class LandmarkModel:
 
 
 def five_points(landmarks_68: np.ndarray) -> np.ndarray:
-    """Eye centres, nose tip and mouth corners from 68 points, in the order of TEMPLATE_5."""
-    return np.array([landmarks_68[36:42].mean(0), landmarks_68[42:48].mean(0), landmarks_68[30],
-                     landmarks_68[48], landmarks_68[54]])
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares rotation, uniform scale and shift mapping ``src`` points onto ``dst`` (Umeyama 1991)."""
-    src_mean, dst_mean = src.mean(0), dst.mean(0)
-    src_c, dst_c = src - src_mean, dst - dst_mean
-    u, s, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = np.trace(np.diag(s) @ d) / src_c.var(0).sum()
-    matrix = np.zeros((2, 3))
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
-    return matrix
+    """Eye centres, nose tip and mouth corners from 68 points ``(..., 68, 2)``, in the order of TEMPLATE_5."""
+    points = np.asarray(landmarks_68)
+    return np.stack([points[..., 36:42, :].mean(-2), points[..., 42:48, :].mean(-2), points[..., 30, :],
+                     points[..., 48, :], points[..., 54, :]], axis=-2)
 
 
 def canonical_points(size: int, padding: float) -> np.ndarray:
@@ -58,10 +47,6 @@ def canonical_points(size: int, padding: float) -> np.ndarray:
 def alignment_transform(landmarks_68: np.ndarray, size: int, padding: float) -> np.ndarray:
     """The 2x3 matrix taking frame coordinates to the aligned face."""
     return similarity(five_points(landmarks_68), canonical_points(size, padding))
-
-
-def apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 def hull_mask(points: np.ndarray, size: int) -> np.ndarray:

@@ -1,17 +1,25 @@
-"""Face points over time on the target: short gaps filled by interpolation, jitter measured and smoothed.
+"""A face over time: runs of frames with a face, short gaps filled, smoothing, and the one measure of jitter.
 
-Points are one array per video, ``(frames, points, 2)``, NaN where a frame has no face. A face lost for a few
-frames (a hand in front, motion blur) is recovered from its neighbours instead of flickering back to the
-original; a landmark that jitters by a pixel or two between frames makes the swapped face shimmer.
+Series are arrays with frames first, ``(frames, ...)``, NaN where a frame has no face (points are
+``(frames, points, 2)``). A face lost for a few frames (a hand in front, motion blur) is recovered from its
+neighbours instead of flickering back to the original; a landmark or a placement that jitters by a pixel or two
+between frames makes the swapped face shimmer. Nothing here reaches across a frame without a face: a cut or a
+gap starts a new run.
 """
 
 import numpy as np
 
 
-def runs(present: np.ndarray) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each run of consecutive True values."""
-    edges = np.diff(np.concatenate([[0], present.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+def present(series: np.ndarray) -> np.ndarray:
+    """Which frames of a series have a value (no NaN in the frame's first number)."""
+    return ~np.isnan(np.asarray(series, np.float64).reshape(len(series), -1)[:, 0])
+
+
+def runs(flags) -> list[range]:
+    """The stretches of consecutive true values of a sequence of booleans, e.g. frames with a face."""
+    edges = np.diff(np.concatenate([[0], np.asarray(flags, bool).astype(np.int8), [0]]))
+    return [range(start, stop) for start, stop in
+            zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)]
 
 
 def interpolate_gaps(points: np.ndarray, max_gap: int) -> list[int]:
@@ -20,9 +28,9 @@ def interpolate_gaps(points: np.ndarray, max_gap: int) -> list[int]:
     Returns the frames filled. Gaps at the start or end of a video, or longer, stay NaN: guessing there
     would put a face where there may be none.
     """
-    present = ~np.isnan(points[:, 0, 0])
     filled = []
-    for start, stop in runs(~present):
+    for gap in runs(~present(points)):
+        start, stop = gap.start, gap.stop
         if start == 0 or stop == len(points) or stop - start > max_gap:
             continue
         weights = (np.arange(start, stop) - (start - 1)) / (stop - start + 1)
@@ -50,7 +58,8 @@ def smooth(points: np.ndarray, window: int) -> np.ndarray:
         return out
     window |= 1  # odd
     half, weights = window // 2, savgol_weights(window)
-    for start, stop in runs(~np.isnan(points[:, 0, 0])):
+    for stretch in runs(present(points)):
+        start, stop = stretch.start, stretch.stop
         if stop - start < window:
             continue
         run = points[start:stop]
@@ -61,10 +70,24 @@ def smooth(points: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def moving_average(series: np.ndarray, window: int) -> np.ndarray:
+    """Each frame's values averaged with those up to ``window`` frames either side, within its run; 0 is off."""
+    out = np.array(series, np.float64)
+    if window <= 0:
+        return out
+    for run in runs(present(series)):
+        values = out[run.start:run.stop].copy()
+        for offset in range(len(run)):
+            out[run.start + offset] = values[max(0, offset - window):offset + window + 1].mean(0)
+    return out
+
+
 def jitter(points: np.ndarray) -> float | None:
-    """Mean distance (px) of a point from the midpoint of its positions in the frames before and after, over
-    frames inside runs: about zero for steady or uniform motion, large for noise. None with no such frame."""
-    middle = points[1:-1] - (points[:-2] + points[2:]) / 2
-    distances = np.linalg.norm(middle, axis=2)
-    distances = distances[~np.isnan(distances).any(axis=1)]
-    return round(float(distances.mean()), 3) if len(distances) else None
+    """The shake of points over time: their mean frame-to-frame acceleration ``|p[t-1] - 2 p[t] + p[t+1]|`` in px,
+    over every point and every frame inside a run of three or more. Steady or uniform motion scores 0, noise
+    high. None when no frame has a face on both sides. The pipeline measures it on the five points (eye
+    centres, nose tip, mouth corners) wherever it reports a ``jitter_*`` figure, so those figures compare."""
+    points = np.asarray(points, np.float64)
+    acceleration = np.linalg.norm(points[:-2] - 2 * points[1:-1] + points[2:], axis=-1)
+    acceleration = acceleration[~np.isnan(acceleration).any(axis=1)]
+    return round(float(acceleration.mean()), 3) if len(acceleration) else None

@@ -4,6 +4,7 @@ Frames travel through pipes as raw BGR bytes, so no decoded frame is ever writte
 """
 
 import fcntl
+import json
 import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -15,6 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from faceswap.core.cli import UserError
+from faceswap.core.paths import VIDEOS_FILE
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -32,6 +34,18 @@ class VideoInfo:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def as_decoded(cls, entry: dict) -> "VideoInfo":
+        """A video as the frames stage decoded it, from its entry in ``videos.json``: at its sample rate."""
+        return cls(**{key: entry[key] for key in ("fps", "width", "height", "duration", "has_audio")},
+                   rate=entry["sample_rate"])
+
+
+def read_catalogue(folder: Path) -> dict[str, dict]:
+    """``videos.json`` of an image set: per video (by stem) its file, size, rates, duration, audio and the
+    number of frames decoded. The frames stage writes it and each later stage passes it on."""
+    return json.loads((Path(folder) / VIDEOS_FILE).read_text())
 
 
 def probe(path: Path) -> VideoInfo:

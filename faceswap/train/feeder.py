@@ -59,9 +59,9 @@ class BatchFeeder:
                 yield self._queue.get(timeout=0.5)
             except queue.Empty:
                 if self._error is not None:
-                    raise self._error
+                    raise self._error from None
                 if not self._thread.is_alive():
-                    raise RuntimeError("the batch feeder stopped")
+                    raise RuntimeError("the batch feeder stopped") from None
 
     def close(self) -> None:
         self._stop.set()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers, ops
 
-SIDES = ("target", "source")
+from faceswap.core.paths import SIDES
 
 
 @keras.saving.register_keras_serializable(package="faceswap")

@@ -9,8 +9,11 @@ from pathlib import Path
 import mlflow
 import yaml
 
+from faceswap.core.cli import UserError
+from faceswap.core.git import git
+from faceswap.core.paths import PIPELINE_FILES
+
 EXPERIMENT = "faceswap"
-RUN_FILE = Path("models/run.json")
 
 
 def tracking_uri() -> str:
@@ -43,13 +46,13 @@ def machine() -> str:
 
 
 def git_tags() -> dict:
-    """The commit the code came from, and whether the working tree differed from it."""
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    return {"git_commit": commit or "unknown", "git_dirty": str(bool(git("status", "--porcelain", "--", "stages", "faceswap",
-                                                                            "params.yaml", "dvc.yaml")))}
+    """The commit the code came from, and whether the pipeline's files differed from it ("unknown" outside git)."""
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = str(bool(git("status", "--porcelain", "--", *PIPELINE_FILES)))
+    except UserError:
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    return {"git_commit": commit, "git_dirty": dirty}
 
 
 def dvc_input_tags(stage: str) -> dict:

@@ -6,8 +6,7 @@ import pytest
 
 from faceswap.core.cli import UserError
 from faceswap.faces.detect import FaceDetector
-from faceswap.faces.identity import FaceEmbedder, distance, dominant_embedding, reference_embedding
-from stages.filtered import embedding_plan
+from faceswap.faces.identity import FaceEmbedder, distance, dominant_embedding, embedding_plan, reference_embedding
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from faceswap.media import video
-from tests.conftest import git_dvc_repo, loopback_bucket, set_params, sh, trim, use_loopback_remote
+from tests.helpers import git_dvc_repo, loopback_bucket, set_params, sh, trim, use_loopback_remote
 
 pytestmark = pytest.mark.slow
 

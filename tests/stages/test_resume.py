@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import model_project, sh, tool_env
+from tests.helpers import model_project, sh, tool_env
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from faceswap.convert.placement import jitter, placed_points, runs, smooth_transforms
+from faceswap.convert.placement import placement_series, smooth_transforms
+from faceswap.faces.timeseries import jitter
 from faceswap.train.holdout import held_out_keys
 
 
@@ -10,17 +11,15 @@ def shift(x, y, scale=1.0):
     return np.array([[scale, 0, x], [0, scale, y]])
 
 
-def test_runs_split_at_gaps():
-    assert runs([True, True, False, True, False, False, True]) == [range(0, 2), range(3, 4), range(6, 7)]
-
-
 def test_smoothing_reduces_shake_and_keeps_steady_motion():
     rng = np.random.default_rng(0)
     steady = [shift(2.0 * t, 1.0 * t) for t in range(40)]
     shaky = [shift(2.0 * t + rng.normal(0, 1.5), 1.0 * t + rng.normal(0, 1.5)) for t in range(40)]
-    points = lambda ts: [placed_points(t, 64, 0.1) for t in ts]  # noqa: E731
-    assert jitter(points(steady)) < 1e-9
-    assert jitter(points(smooth_transforms(shaky, 3))) < 0.3 * jitter(points(shaky))
+    def shake(transforms):
+        return jitter(placement_series(transforms, 64, 0.1))
+
+    assert shake(steady) < 1e-9
+    assert shake(smooth_transforms(shaky, 3)) < 0.3 * shake(shaky)
     middle = smooth_transforms(steady, 3)[20]
     np.testing.assert_allclose(middle, steady[20], atol=1e-9)  # linear motion is its own average
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
 
@@ -48,11 +48,15 @@ def stage_definitions():
         items = stage["foreach"]
         pairs = items.items() if isinstance(items, dict) else ((item, item) for item in items)
         for key, item in pairs:
-            def fill(match):
-                field = match.group(1)
-                return key if field == "key" else item if field == "item" else item[field.split(".", 1)[1]]
-            text = re.sub(r"\$\{([\w.]+)\}", fill, yaml.safe_dump(stage["do"]))
-            yield f"{name}@{key}", yaml.safe_load(text)
+            yield f"{name}@{key}", yaml.safe_load(fill_in(yaml.safe_dump(stage["do"]), key, item))
+
+
+def fill_in(text: str, key: str, item) -> str:
+    """``${key}``, ``${item}`` and ``${item.field}`` of a foreach stage's text, as DVC fills them in."""
+    def value(match):
+        field = match.group(1)
+        return key if field == "key" else item if field == "item" else item[field.split(".", 1)[1]]
+    return re.sub(r"\$\{([\w.]+)\}", value, text)
 
 
 @pytest.mark.parametrize("name, stage", list(stage_definitions()))

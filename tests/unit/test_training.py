@@ -22,7 +22,7 @@ from faceswap.train.loop import faces_fingerprint, load_faces, train
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import build_autoencoder
 from faceswap.train.regions import EYES, MOUTH, aligned_landmarks, eye_and_mouth_masks
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def packed(face, mask=None, eyes=None, mouth=None):
@@ -95,7 +95,7 @@ def test_augmentation_is_seeded_and_moves_the_maps_with_the_face(aligned_faces):
     assert inputs.shape == (2, 64, 64, 3) and targets.shape == (2, 64, 64, 6)
     assert 0 <= inputs.min() and inputs.max() <= 1
     # the target face is the original moved by a small similarity: the mask still covers the face's pixels
-    for target, face, face_maps in zip(targets, faces, maps):
+    for target, face_maps in zip(targets, maps):
         assert abs(target[..., 3].mean() - face_maps[..., 0].mean() / 255) < 0.1
         assert np.abs(inputs - targets[..., :3]).mean() > 0.01  # the input is warped and jittered
 

@@ -7,7 +7,7 @@ import pytest
 
 from faceswap.media import video
 from faceswap.media.imageset import read_index
-from tests.conftest import REPO, loopback_bucket, set_params, sh, use_loopback_remote
+from tests.helpers import REPO, loopback_bucket, set_params, sh, use_loopback_remote
 
 pytestmark = pytest.mark.slow
 

@@ -4,15 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap.faces.detect import FaceDetector, crop_square, is_plausible
-from faceswap.faces.landmarks import (
-    LandmarkModel,
-    alignment_transform,
-    apply,
-    canonical_points,
-    five_points,
-    similarity,
-)
+from faceswap.faces.detect import FaceDetector, is_plausible
+from faceswap.faces.geometry import apply, crop_square, similarity
+from faceswap.faces.landmarks import LandmarkModel, alignment_transform, canonical_points, five_points
 
 
 @pytest.fixture(scope="module")

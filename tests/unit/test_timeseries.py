@@ -1,9 +1,9 @@
-"""Face points over time: short gaps filled, edges and long gaps left alone, jitter measured and smoothed."""
+"""A face over time: runs, short gaps filled, edges and long gaps left alone, smoothing, and the one jitter."""
 
 import numpy as np
 import pytest
 
-from faceswap.faces.timeseries import interpolate_gaps, jitter, runs, smooth
+from faceswap.faces.timeseries import interpolate_gaps, jitter, moving_average, runs, smooth
 
 
 def moving_points(frames: int, noise: float = 0.0) -> np.ndarray:
@@ -14,9 +14,29 @@ def moving_points(frames: int, noise: float = 0.0) -> np.ndarray:
     return points + rng.normal(0, noise, points.shape)
 
 
-def test_runs():
-    assert runs(np.array([1, 1, 0, 1, 0, 0, 1], bool)) == [(0, 2), (3, 4), (6, 7)]
+def test_runs_split_at_gaps():
+    assert runs(np.array([1, 1, 0, 1, 0, 0, 1], bool)) == [range(0, 2), range(3, 4), range(6, 7)]
+    assert runs([True, True, False, True, False, False, True]) == [range(0, 2), range(3, 4), range(6, 7)]
     assert runs(np.zeros(3, bool)) == []
+
+
+def test_jitter_is_the_mean_acceleration_and_none_without_three_frames_in_a_run():
+    points = np.zeros((5, 1, 2))
+    points[2, 0] = [3.0, 4.0]  # one frame 5 px off a still point: accelerations 5, 10, 5 px
+    assert jitter(points) == pytest.approx(20 / 3, abs=1e-3)
+    assert jitter(moving_points(2)) is None
+    gappy = moving_points(6)
+    gappy[[1, 4]] = np.nan  # no frame has a face on both sides
+    assert jitter(gappy) is None
+    assert jitter(np.zeros((0, 5, 2))) is None
+
+
+def test_moving_average_stays_within_runs():
+    series = np.array([[0.0], [0.0], [np.nan], [9.0], [3.0]])
+    averaged = moving_average(series, 1)
+    np.testing.assert_allclose(averaged[[0, 1, 3, 4]], [[0.0], [0.0], [6.0], [6.0]])
+    assert np.isnan(averaged[2]).all()
+    np.testing.assert_array_equal(moving_average(series, 0), series)
 
 
 def test_short_inner_gap_is_interpolated_exactly_for_linear_motion():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faceswap.media import video
-from tests.conftest import copy_project, run_stage, set_params, trim
+from tests.helpers import copy_project, run_stage, set_params, trim
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, free_port, model_project, run_stage, wait_for_http
+from tests.helpers import REPO, free_port, model_project, run_stage, wait_for_http
 
 pytestmark = pytest.mark.slow
 SCREENSHOT = REPO / "tests/screenshots/mlflow-two-attempts.png"

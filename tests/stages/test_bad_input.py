@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import error_lines, run_stage, set_params
+from tests.helpers import error_lines, run_stage, set_params
 
 
 @pytest.mark.parametrize("content", [b"this is not a video\n", b""])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from faceswap.train.networks import ARCHITECTURES, PixelShuffle, build_autoencoder, swap_model
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_pixel_shuffle_matches_depth_to_space():

@@ -5,7 +5,7 @@ import yaml
 
 from faceswap.core import params
 from faceswap.core.cli import UserError
-from tests.conftest import REPO, error_lines, run_stage
+from tests.helpers import REPO, error_lines, run_stage
 
 
 def write(path, data):

@@ -1,11 +1,21 @@
-"""The alignments file: every frame present, written as faces stream in, readable with json alone."""
+"""The alignments file: every frame present, written as faces stream in, readable with json alone, and read back
+through the one reader that checks its schema and version."""
 
 import json
 
 import numpy as np
 import pytest
 
-from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
+from faceswap.core.cli import UserError
+from faceswap.faces.alignments_file import (
+    alignments_document,
+    coverage,
+    first_faces,
+    missing_stretches,
+    read_alignments,
+    timeline,
+    write_alignments,
+)
 
 VIDEOS = {"a": {"sample_rate": "24/1", "width": 64, "height": 48, "frames": 4},
           "b": {"sample_rate": "30/1", "width": 64, "height": 48, "frames": 3}}
@@ -46,3 +56,31 @@ def test_faces_out_of_order_are_an_error_not_a_silent_loss(tmp_path, faces):
     document = alignments_document("source", VIDEOS, iter(faces), {})
     with pytest.raises(ValueError, match="out of order"):
         write_alignments(tmp_path / "alignments.json", document)
+
+
+def test_the_reader_returns_what_was_written_and_each_frames_first_face(tmp_path):
+    path = tmp_path / "target" / "alignments.json"
+    path.parent.mkdir()
+    settings = {"aligned_size": 64, "padding": 0.1}
+    write_alignments(path, alignments_document("target", VIDEOS, iter([face("a", 1), face("a", 1, 1)]), settings))
+    document = read_alignments(path)
+    assert document["side"] == "target" and document["aligned_size"] == 64
+    faces = first_faces(document, "a")
+    assert [f and f["key"] for f in faces] == [None, "a_000001_0", None, None]
+
+
+@pytest.mark.parametrize("content, complaint", [
+    (None, "not found"),
+    ("{not json", "not valid JSON"),
+    ('{"schema": "something/else", "version": 2}', "not an alignments file"),
+    ('{"schema": "faceswap-pipeline/alignments", "version": 1, "videos": {}}', "alignments version 1"),
+    ('{"schema": "faceswap-pipeline/alignments", "version": 2, "videos": {}}', "lacks side, aligned_size, padding"),
+])
+def test_the_reader_refuses_other_files_with_one_line_saying_how_to_remake_them(tmp_path, content, complaint):
+    path = tmp_path / "target" / "alignments.json"
+    path.parent.mkdir()
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(UserError, match=complaint) as error:
+        read_alignments(path)
+    assert "dvc repro -f alignments@target" in str(error.value) and "\n" not in str(error.value)

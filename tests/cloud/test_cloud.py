@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cloud import attempts, ec2
-from tests.conftest import REPO, error_lines, git_dvc_repo, run_module, set_params, sh, tool_env, trim
+from tests.helpers import REPO, error_lines, git_dvc_repo, run_module, set_params, sh, tool_env, trim
 
 BUCKET = "faceswap-cloud"
 PROFILE = "faceswap-test"

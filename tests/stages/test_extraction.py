@@ -12,7 +12,7 @@ import pytest
 
 from faceswap.media import video
 from faceswap.media.imageset import read_index
-from tests.conftest import error_lines, run_stage, set_params
+from tests.helpers import error_lines, run_stage, set_params
 
 EXTRACTION = ("frames", "crops", "filtered", "alignments")
 
@@ -42,7 +42,7 @@ def test_variable_frame_rate_clips_faces_in_the_face_segments_only(project, medi
     extract("source", ("frames", "crops"))
     videos = load("data/frames/source/videos.json")
     face_time = {"face_noface": (0.0, 2.4), "noface_face": (3.945, 6.4)}
-    for name, meta in videos.items():
+    for meta in videos.values():
         assert meta["frames"] == 169
         assert meta["frames"] == pytest.approx(meta["duration"] * float(Fraction(meta["sample_rate"])), abs=1)
     frames = read_index("data/frames/source")

@@ -1,0 +1,138 @@
+"""Helpers the tests share: the repository and the sample media, scratch copies of the project, running stages
+and command-line tools, a loopback S3 bucket."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from faceswap.core.paths import PIPELINE_FILES
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
+
+
+def copy_project(root: Path, names=PIPELINE_FILES) -> Path:
+    """Copy the project's code and params (``names`` of files or folders) into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, root / name)
+    return root
+
+
+def model_project(root: Path, aligned_faces: Path, **model_params) -> Path:
+    """A scratch project in ``root`` that the model stage can run in: the code, dvc.yaml, params.yaml with
+    ``model_params`` changed, and the aligned faces of ``aligned_faces``."""
+    copy_project(root)
+    shutil.copytree(aligned_faces / "data", root / "data", dirs_exist_ok=True)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"].update(model_params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def run_stage(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m stages.<module>`` as DVC would, in ``cwd`` (default: the working directory)."""
+    return run_module(f"stages.{module}", *args, cwd=cwd, check=check)
+
+
+def run_module(module: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``python -m <module>`` in ``cwd`` (default: the working directory) with that folder on the path."""
+    env = {**os.environ, "PYTHONPATH": str(cwd or Path.cwd()), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def tool_env() -> dict:
+    """The environment for the project's command-line tools: this Python's ``dvc`` first on PATH."""
+    tools = os.path.dirname(sys.executable)
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": f"{tools}:{os.environ['PATH']}"}
+
+
+def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
+    """Run a command line (git, dvc, ...) in ``cwd`` with this Python's tools first on PATH."""
+    result = subprocess.run(args, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-5000:]}")
+    return result
+
+
+def git_dvc_repo(root: Path) -> Path:
+    """A git + DVC repository in ``root`` holding the project's code, params and DVC config, nothing committed."""
+    copy_project(root, (*PIPELINE_FILES, "cloud", ".gitignore"))
+    sh("git", "init", "-q", cwd=root)
+    sh("git", "config", "user.email", "test@example.com", cwd=root)
+    sh("git", "config", "user.name", "test", cwd=root)
+    sh("dvc", "init", "-q", cwd=root)
+    shutil.copy(REPO / ".dvc/config", root / ".dvc/config")
+    return root
+
+
+def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
+    """``seconds`` of a video from ``start``, re-encoded to H.264 + AAC, so that end-to-end tests stay short."""
+    from faceswap.media import video
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
+
+
+def set_params(root: Path, changes: dict) -> None:
+    data = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        data[section].update(values)
+    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+def loopback_bucket(endpoint: str, bucket: str):
+    """A new bucket on the loopback S3 endpoint, and a boto3 client of that endpoint to look into it."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    return s3
+
+
+def use_loopback_remote(root: Path, endpoint: str, bucket: str) -> None:
+    """Point the project's DVC remote ``storage`` at ``s3://bucket/store`` on the loopback endpoint, in
+    ``.dvc/config.local`` as a user would, leaving the committed config alone."""
+    sh("dvc", "remote", "modify", "--local", "storage", "url", f"s3://{bucket}/store", cwd=root)
+    sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", endpoint, cwd=root)
