@@ -26,6 +26,7 @@ OUTPUT_VIDEO = DATA / "output" / "swapped.mp4"
 SIDE_BY_SIDE = DATA / "output" / "side_by_side.mp4"
 STILLS = DATA / "output" / "stills"
 LOSS_CURVE = DATA / "metrics" / "model-loss.csv"
+MASK_LABELS = DATA / "labels" / "target.json"  # polygons drawn on target frames (review page), for the mask
 
 
 def raw(side: str) -> Path:
