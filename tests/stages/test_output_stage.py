@@ -58,7 +58,9 @@ def test_metrics_count_only_frames_with_a_face(converted):
     assert metrics["swaps_on_frames_without_face"] == 0
     assert metrics["audio"] is True
     assert 0 < metrics["reconstruction_ssim_target"] <= 1 and metrics["held_out_faces_target"] >= 1
-    assert metrics["jitter_placement_px"] <= metrics["jitter_placement_unsmoothed_px"]
+    assert metrics["jitter_placement_px"] <= metrics["jitter_placement_raw_px"]
+    steadiness = json.loads((converted / "data/metrics/alignments-target.json").read_text())
+    assert metrics["jitter_landmarks_px"] == steadiness["jitter_landmarks_px"]  # one measure, one meaning
     assert 1 <= metrics["identity_faces_measured"] <= with_face
     assert metrics["identity_distance_to_source"] > 0 and metrics["identity_distance_to_target"] > 0
     assert 0 <= metrics["identity_share_nearer_source"] <= 1
