@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import error_lines, run_stage, set_params
+from tests.helpers import error_lines, run_stage
 
 
 @pytest.mark.parametrize("content", [b"this is not a video\n", b""])
@@ -35,12 +35,3 @@ def test_missing_side_folder(project):
     assert result.returncode == 2
     assert error_lines(result.stderr) == ["error: data/raw/source: no such folder; put the side's videos there"]
 
-
-def test_detect_scale_out_of_range(project):
-    set_params(project, {"crops": {"detect_scale": 2}})
-    result = run_stage("crops", "--side", "target", check=False)
-    assert result.returncode == 2
-    assert error_lines(result.stderr) == [
-        "error: params.yaml: crops.detect_scale is 2; give a share of the frame's size above 0 and at most 1 "
-        "(1: detect at full size)"]
-    assert not (project / "data/crops").exists()
