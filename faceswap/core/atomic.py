@@ -85,7 +85,8 @@ def atomic_dir(path: Path):
         replace(tmp, path)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -99,7 +100,7 @@ def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of ``path`` left by processes that are gone (a kill)."""
     for leftover in path.parent.glob(f".{path.name}.tmp-*{path.suffix}"):
         pid = leftover.name[len(f".{path.name}.tmp-"):len(leftover.name) - len(path.suffix)]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             leftover.unlink(missing_ok=True)
 
 
