@@ -56,7 +56,7 @@ SCHEMA = {
         "score_threshold": (float, SHARE),  # YuNet detection score below which a face is not kept at all
         "margin": (float, AT_LEAST_0),  # context around the face box, as a share of its size, kept in the crop
         "max_size": (int, Range(16)),  # crops larger than this (px, square) are scaled down
-        "retry_upscale": (float, POSITIVE),  # a frame with no face is searched again this much larger (<= 1: no retry)
+        "retry_upscale": (float, AT_LEAST_0),  # a frame with no face is searched again this much larger (<= 1: none)
         "retry_angles": (list, Range(-180, 180)),  # then rotated by each of these angles (degrees) until a face shows
         "detect_scale": (float, Range(0, 1, above=True)),  # YuNet looks at the frame this much smaller first (1: full)
     },
