@@ -26,7 +26,7 @@ def sample_rate(side: str, info: video.VideoInfo, fps: float) -> str:
 def check_complete(path, decoded: int, expected: int, rate: str, accept_short: bool) -> None:
     """Stop on a video that ends before its container says, unless ``frames.accept_short_videos`` is set."""
     if accept_short:
-        if decoded < expected - video.FRAME_TOLERANCE:
+        if video.ends_early(decoded, expected):
             cli.log.warning("frames: %s ends early (%d frames decoded, %d expected); used as decoded, as "
                             "frames.accept_short_videos says", path, decoded, expected)
         return

@@ -11,6 +11,7 @@ from faceswap.core.cli import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
+
 @dataclass(frozen=True)
 class Range:
     """The values a number may take: from ``low`` to ``high`` (either open-ended when None); ``low`` itself is

@@ -93,9 +93,13 @@ def expected_frames(info: VideoInfo, rate: str) -> int:
     return round(seconds * Fraction(rate))
 
 
+def ends_early(decoded: int, expected: int) -> bool:
+    return decoded < expected - FRAME_TOLERANCE
+
+
 def check_frame_count(path: Path, decoded: int, expected: int, whence: str, remedy: str) -> None:
     """A video that ends early (cut off by a copy or a download, damaged) is a UserError naming both counts."""
-    if decoded < expected - FRAME_TOLERANCE:
+    if ends_early(decoded, expected):
         raise UserError(f"{path}: ends early: {decoded} frames decoded, {expected} expected ({whence}); {remedy}")
 
 
