@@ -37,9 +37,6 @@ def faces_of_frame(detector: FaceDetector, sample: tuple, margin: float, max_siz
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("crops")
-    if not 0 < p.detect_scale <= 1:
-        raise cli.UserError(f"params.yaml: crops.detect_scale is {p.detect_scale:g}; give a share of the frame's "
-                            "size above 0 and at most 1 (1: detect at full size)")
     frames = paths.stage_output("frames", side)
     frame_count = sum(video["frames"] for video in read_catalogue(frames).values())
     detector = partial(FaceDetector, p.score_threshold, p.retry_upscale, tuple(p.retry_angles), p.detect_scale)

@@ -23,6 +23,18 @@ def sample_rate(side: str, info: video.VideoInfo, fps: float) -> str:
     return f"{rate.numerator}/{rate.denominator}"
 
 
+def check_complete(path, decoded: int, expected: int, rate: str, accept_short: bool) -> None:
+    """Stop on a video that ends before its container says, unless ``frames.accept_short_videos`` is set."""
+    if accept_short:
+        if video.ends_early(decoded, expected):
+            cli.log.warning("frames: %s ends early (%d frames decoded, %d expected); used as decoded, as "
+                            "frames.accept_short_videos says", path, decoded, expected)
+        return
+    video.check_frame_count(path, decoded, expected, f"its container's length at {rate} fps",
+                            "the file is cut short or damaged: replace it, or set frames.accept_short_videos: "
+                            "true in params.yaml to use the frames it has")
+
+
 def main() -> None:
     side = cli.side_argument(__doc__)
     p = params.load("frames")
@@ -41,6 +53,7 @@ def main() -> None:
                     index = count - 1
                     shards.add(f"{path.stem}_{index:06d}", {"jpg": encode_jpeg(frame, p.jpeg_quality)},
                                {"video": path.stem, "frame": index, "time": round(index / float(Fraction(rate)), 4)})
+                check_complete(path, count, video.expected_frames(info, rate), rate, p.accept_short_videos)
                 catalogue[path.stem] = {**info.to_dict(), "file": path.name, "sample_rate": rate, "frames": count}
         write_json(out / paths.VIDEOS_FILE, catalogue)
         write_contact_sheet(out, paths.contact_sheet("frames", side), f"frames@{side}")

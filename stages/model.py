@@ -2,12 +2,15 @@
 
 Writes ``models/faceswap.keras`` (the autoencoder, without optimizer state), ``models/run.json`` (the MLflow
 run, which the output stage logs onto), ``data/metrics/model.json`` and the loss curve
-``data/metrics/model-loss.csv``. Checkpoints go to ``models/checkpoints`` (kept by DVC between runs): a run
-that finds one of the same attempt (the same model params, other than how long and how often, and the
-same aligned faces) resumes from it, step count and MLflow run included.
+``data/metrics/model-loss.csv``. Checkpoints go to ``models/checkpoints``, one folder per attempt (kept by DVC
+between runs): a run that finds one of the same attempt (the same model params, other than how long and how
+often, the same aligned faces, training code and Keras/backend versions) resumes from it, step count and MLflow
+run included.
 """
 
+import importlib
 import os
+import signal
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -15,17 +18,31 @@ import keras
 import mlflow
 
 from faceswap.core import cli, params, paths
-from faceswap.core.atomic import atomic_file, write_json
+from faceswap.core.atomic import atomic_file, output_lock, write_json
 from faceswap.core.paths import SIDES
-from faceswap.train import distribute, tracking
-from faceswap.train.checkpoints import Checkpoints
+from faceswap.train import augment, distribute, feeder, holdout, loop, losses, networks, regions, tracking
+from faceswap.train.checkpoints import Checkpoints, files_digest
 from faceswap.train.feeder import BatchFeeder
-from faceswap.train.loop import faces_fingerprint, load_faces, preview_grid, train
+from faceswap.train.loop import load_faces, preview_grid, train
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder
 
 # Params that only say how long to train and how often to report: changing them continues the same attempt.
 CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
+# The code that decides what a training step computes (this script builds the optimizer): an edit to any of it
+# starts a fresh attempt rather than crediting the new code with weights the old one trained.
+TRAINING_CODE = (__file__, *(m.__file__ for m in (augment, distribute, feeder, holdout, loop, losses, networks,
+                                                   regions)))
+
+
+def attempt_identity(p) -> dict:
+    """What decides the weights an attempt trains: its params (but cadence), its faces, its code, and the
+    versions of Keras and its backend (the same on a CPU and a GPU machine, so a pulled checkpoint goes on)."""
+    backend = keras.backend.backend()
+    return {**{key: value for key, value in vars(p).items() if key not in CADENCE},
+            "faces": loop.faces_fingerprint([paths.stage_output("alignments", side) for side in SIDES]),
+            "code": files_digest(TRAINING_CODE),
+            "packages": {"keras": keras.__version__, backend: importlib.import_module(backend).__version__}}
 
 
 def crossed(step: int, count: int, every: int) -> bool:
@@ -102,6 +119,9 @@ def tag_run(run, state: dict | None, all_params: dict, data: dict) -> None:
                      run.info.run_id)
         resumed = run.data.tags.get("resumed_at_steps")
         mlflow.set_tag("resumed_at_steps", f"{resumed},{state['step']}" if resumed else str(state["step"]))
+        # params are written once per run: the cadence it went on with (all else is the attempt's) goes in a tag
+        mlflow.set_tag(f"resumed_params_at_{state['step']}",
+                       ", ".join(f"model.{key}={all_params['model'][key]}" for key in CADENCE))
     if not state or run.info.run_id != state["run_id"]:  # a new run, also when this store lacks the old one
         mlflow.log_params(tracking.flatten(all_params))
     mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
@@ -121,36 +141,52 @@ def export(attempt: Attempt, run) -> None:
                                 "architecture": p.architecture, "size": ARCHITECTURES[p.architecture].size})
 
 
-def main() -> None:
-    all_params = params.load_all()
-    p = params.load("model")
-    data = training_faces(p)
-    keras.utils.set_random_seed(p.seed)
-    distribute.set_precision(p.mixed_precision)
-    identity = {**{key: value for key, value in vars(p).items() if key not in CADENCE},
-                "faces": faces_fingerprint([paths.stage_output("alignments", side) for side in SIDES])}
-    checkpoints = Checkpoints(paths.CHECKPOINTS)
-    autoencoder, state = restore_or_build(p, identity, checkpoints)
-    attempt = Attempt(p, autoencoder, checkpoints, identity, state, data)
+def stop_on_sigterm(signum, frame):
+    """``kill`` (SIGTERM) ends training as Ctrl-C does, so that its MLflow run ends KILLED, not RUNNING."""
+    raise KeyboardInterrupt
 
+
+def run_attempt(attempt: Attempt, state: dict | None, all_params: dict, data: dict) -> None:
+    """Train the attempt from where it stands, on its MLflow run (ended FAILED on an error, KILLED on a kill)."""
+    p, autoencoder = attempt.p, attempt.autoencoder
     tracking.setup()
+    tracking.end_killed_runs()
     with tracking.start_run(state and state["run_id"]) as run:
+        tracking.mark_process()
         attempt.run_id = run.info.run_id
         tag_run(run, state, all_params, data)
         if not state:
             attempt.log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
-        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step]) as feeder:
+        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step]) as batches:
             try:
-                train(autoencoder, feeder, attempt.first_step, p, attempt.on_stretch)
+                train(autoencoder, batches, attempt.first_step, p, attempt.on_stretch)
             except FloatingPointError as error:
                 mlflow.set_tag("failed", str(error))
                 raise cli.UserError(f"model: training diverged ({error}); the last good checkpoint is kept in "
                                     f"{paths.CHECKPOINTS}; lower model.learning_rate") from None
+            except KeyboardInterrupt:
+                mlflow.end_run("KILLED")
+                raise
         export(attempt, run)
     write_json(paths.metrics("model"), {**attempt.summary, "steps": p.steps, "resumed_from_step": attempt.first_step})
     with atomic_file(paths.LOSS_CURVE) as tmp:
         tmp.write_text("\n".join(attempt.curve) + "\n")
     cli.log.info("model: saved %s (MLflow run %s)", paths.MODEL_FILE, run.info.run_id)
+
+
+def main() -> None:
+    all_params = params.load_all()
+    p = params.load("model")
+    data = training_faces(p)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    with output_lock(paths.CHECKPOINTS):  # a second training here would interleave its checkpoints
+        keras.utils.set_random_seed(p.seed)
+        distribute.set_precision(p.mixed_precision)
+        identity = attempt_identity(p)
+        checkpoints = Checkpoints(paths.CHECKPOINTS)
+        autoencoder, state = restore_or_build(p, identity, checkpoints)
+        attempt = Attempt(p, autoencoder, checkpoints, identity, state, data)
+        run_attempt(attempt, state, all_params, data)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,8 @@ def convert_video(track: TargetTrack, swapper: FaceSwapper, p) -> tuple[int, Con
         sink.open(swapped, pair, stills, p)
         frames = convert_stream(cli.progress(video.decode(track.video, track.info), "output", len(track.faces)),
                                 track.placements(), swapper, sink.write)
+        video.check_frame_count(track.video, frames, len(track.faces), "as the frames stage decoded it",
+                                "it changed since: run dvc repro")
         sink.close()
     return frames, sink
 

@@ -132,7 +132,7 @@ def loopback_bucket(endpoint: str, bucket: str):
 
 
 def use_loopback_remote(root: Path, endpoint: str, bucket: str) -> None:
-    """Point the project's DVC remote ``storage`` at ``s3://bucket/store`` on the loopback endpoint, in
-    ``.dvc/config.local`` as a user would, leaving the committed config alone."""
-    sh("dvc", "remote", "modify", "--local", "storage", "url", f"s3://{bucket}/store", cwd=root)
+    """Point the project's DVC remote ``storage`` (named, with no URL, in the committed config) at
+    ``s3://bucket/store`` on the loopback endpoint, in ``.dvc/config.local``, leaving the committed config alone."""
+    sh("dvc", "remote", "add", "--local", "--force", "storage", f"s3://{bucket}/store", cwd=root)
     sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", endpoint, cwd=root)

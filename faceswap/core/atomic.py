@@ -1,40 +1,123 @@
-"""Outputs appear whole or not at all: write under a temporary name, rename when complete."""
+"""Outputs appear whole or not at all, and one run at a time writes each.
+
+A folder is written under ``.<name>.tmp`` while its run holds ``.<name>.lock`` beside it (a second run of the
+same stage stops with an error instead of filling the same folder); a file under ``.<name>.tmp-<pid><suffix>``,
+a name no other process uses. Both are flushed to disk (fsync) before the rename that puts them in place, so a
+power cut leaves the old output or the new one, never an empty file under the final name. Leftovers of a killed
+run are removed by the next one: the folder's under the lock, a file's when its process is gone.
+"""
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 from pathlib import Path
 
+from faceswap.core.cli import UserError
+
+
+def _fsync(path: Path) -> None:
+    """Flush one file's data, or one folder's entries (names, renames), to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """Flush a file, or a folder with everything in it, to disk."""
+    path = Path(path)
+    if path.is_dir():
+        for child in path.iterdir():
+            fsync_tree(child)
+    _fsync(path)
+
+
+def replace(tmp: Path, path: Path) -> None:
+    """Rename a complete ``tmp`` to ``path``, flushing it first and the folder after, so the rename itself lasts."""
+    fsync_tree(tmp)
+    os.replace(tmp, path)
+    _fsync(Path(path).parent)
+
+
+@contextlib.contextmanager
+def output_lock(path: Path):
+    """Hold ``.<name>.lock`` next to ``path`` for the block; a run that finds it held stops with a UserError."""
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            current = os.stat(lock).st_ino  # the holder before us may have removed it as we opened it
+        except (BlockingIOError, FileNotFoundError):
+            current = None
+        if current != os.fstat(handle.fileno()).st_ino:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise UserError(f"{path}: another run is writing it (process {holder}); wait for it to end or stop it")
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
 
 @contextlib.contextmanager
 def atomic_dir(path: Path):
-    """Yield a fresh temporary folder that replaces ``path`` only if the block completes."""
+    """Yield a fresh temporary folder that replaces ``path`` only if the block completes; the output's lock is
+    held throughout."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with output_lock(path):
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's, since we hold the lock
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(path, ignore_errors=True)
+        replace(tmp, path)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this machine."""
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of ``path`` left by processes that are gone (a kill)."""
+    for leftover in path.parent.glob(f".{path.name}.tmp-*{path.suffix}"):
+        pid = leftover.name[len(f".{path.name}.tmp-"):len(leftover.name) - len(path.suffix)]
+        if pid.isdigit() and not process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_file(path: Path):
-    """Yield a temporary path next to ``path``; it is renamed to ``path`` only if the block completes."""
+    """Yield a temporary path next to ``path``, this process's own; it is renamed to ``path`` only if the block
+    completes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    _remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
     try:
         yield tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, path)
+    replace(tmp, path)
 
 
 def write_json(path: Path, data) -> None:

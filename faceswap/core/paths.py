@@ -9,7 +9,8 @@ from pathlib import Path
 SIDES = ("target", "source")  # faceswap's A and B: the video whose face is replaced, the person put in
 
 # What a run of the pipeline reads besides the input videos: its code, its definition and its tracked inputs.
-PIPELINE_FILES = ("stages", "faceswap", "dvc.yaml", "params.yaml", ".dvcignore", "data/exclude", "data/reference")
+PIPELINE_FILES = ("stages", "faceswap", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", "data/exclude",
+                  "data/reference")
 
 DATA = Path("data")
 MODELS = Path("models")

@@ -10,13 +10,18 @@ parallel call (seen here), and a spawned one costs only its imports, about 0.2-0
 
 ``FACESWAP_WORKERS`` sets the number of processes (default: the cores this process may use; 1: no pool). A set of
 one batch or less is handled in the stage's own process.
+
+A worker that dies (the OOM killer, ``kill -9``) or whose ``setup`` raises ends the stage with an error at once:
+``concurrent.futures`` notices a process gone and fails every pending batch, where ``multiprocessing.Pool``
+would respawn the worker and wait for the lost batch for ever.
 """
 
 import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import chain, islice
 
 import cv2
@@ -63,11 +68,16 @@ def map_in_workers(work: Callable, items: Iterable, setup: Callable, workers: in
         yield from (work(state, item) for item in chain(first, items))
         return
     items = chain(first, items)
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_start, initargs=(setup,)) as pool:
-        pending = deque()
-        while batch := list(islice(items, BATCH)):
-            pending.append(pool.apply_async(partial(_handle, work), (batch,)))
-            if len(pending) > IN_FLIGHT + workers:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
+    try:
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_start,
+                                 initargs=(setup,)) as pool:
+            pending = deque()
+            while batch := list(islice(items, BATCH)):
+                pending.append(pool.submit(_handle, work, batch))
+                if len(pending) > IN_FLIGHT + workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+    except BrokenProcessPool:
+        raise UserError("a worker process stopped: killed (out of memory?) or its setup failed (its traceback is "
+                        "above); rerun with fewer workers, e.g. FACESWAP_WORKERS=1") from None

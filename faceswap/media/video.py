@@ -31,6 +31,7 @@ class VideoInfo:
     height: int
     duration: float
     has_audio: bool
+    frame_count: int = 0  # the video stream's frames as the container counts them (0: unknown)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,7 +62,8 @@ def probe(path: Path) -> VideoInfo:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a readable video ({reason}); replace it with a video file") from None
     capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS) if capture.isOpened() else 0.0
+    fps, frame_count = (capture.get(cv2.CAP_PROP_FPS), capture.get(cv2.CAP_PROP_FRAME_COUNT)) \
+        if capture.isOpened() else (0.0, 0.0)
     capture.release()
     fps = fps if fps and fps > 0 else float(meta.get("fps") or 0)
     if fps <= 0:
@@ -75,7 +77,30 @@ def probe(path: Path) -> VideoInfo:
         height=int(height),
         duration=float(meta.get("duration") or 0.0),
         has_audio=bool(meta.get("audio_codec")),
+        frame_count=max(0, int(frame_count)),
     )
+
+
+FRAME_TOLERANCE = 2  # frames a complete video may come short of its expected count: rounding at either end
+
+
+def expected_frames(info: VideoInfo, rate: str) -> int:
+    """The frames a complete decoding at ``rate`` yields: the video stream's length (the container's duration, or
+    its frame count over its rate where that is shorter, e.g. when the audio runs longer) times ``rate``."""
+    seconds = info.duration
+    if info.frame_count:
+        seconds = min(seconds, info.frame_count / info.fps) if seconds else info.frame_count / info.fps
+    return round(seconds * Fraction(rate))
+
+
+def ends_early(decoded: int, expected: int) -> bool:
+    return decoded < expected - FRAME_TOLERANCE
+
+
+def check_frame_count(path: Path, decoded: int, expected: int, whence: str, remedy: str) -> None:
+    """A video that ends early (cut off by a copy or a download, damaged) is a UserError naming both counts."""
+    if ends_early(decoded, expected):
+        raise UserError(f"{path}: ends early: {decoded} frames decoded, {expected} expected ({whence}); {remedy}")
 
 
 def widen_pipe(pipe, size: int = 1 << 20) -> None:

@@ -3,12 +3,14 @@
 import os
 import platform
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
 import mlflow
 import yaml
 
+from faceswap.core.atomic import process_alive
 from faceswap.core.cli import UserError
 from faceswap.core.git import git
 from faceswap.core.paths import PIPELINE_FILES
@@ -77,6 +79,28 @@ def start_run(run_id: str | None):
         except mlflow.exceptions.MlflowException:
             pass
     return mlflow.start_run()
+
+
+def mark_process() -> None:
+    """Tag the active run with the machine and process training it, so that a later run can tell it was killed."""
+    mlflow.set_tags({"host": socket.gethostname(), "pid": str(os.getpid())})
+
+
+def end_killed_runs() -> None:
+    """End as KILLED, with a note, the runs still RUNNING whose training process on this machine is gone (a
+    ``kill -9``, a power cut): MLflow cannot end them itself. Runs of other machines are left alone."""
+    client = mlflow.tracking.MlflowClient()
+    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    if experiment is None:
+        return
+    host = socket.gethostname()
+    for run in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+        pid = run.data.tags.get("pid", "")
+        if run.data.tags.get("host") != host or not pid.isdigit() or process_alive(int(pid)):
+            continue
+        client.set_tag(run.info.run_id, "note", f"ended KILLED by a later training: its process {pid} on {host} "
+                                                "stopped without ending it")
+        client.set_terminated(run.info.run_id, "KILLED")
 
 
 def flatten(params: dict) -> dict:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from faceswap.media.video import read_catalogue
 from tests.helpers import error_lines, run_stage, set_params
 
 
@@ -36,11 +37,28 @@ def test_missing_side_folder(project):
     assert error_lines(result.stderr) == ["error: data/raw/source: no such folder; put the side's videos there"]
 
 
-def test_detect_scale_out_of_range(project):
-    set_params(project, {"crops": {"detect_scale": 2}})
-    result = run_stage("crops", "--side", "target", check=False)
+
+def cut_target(project, media, share: float = 0.6):
+    """The sample target cut off at ``share`` of its bytes, mid-stream, as an interrupted copy leaves it."""
+    raw = project / "data/raw/target"
+    raw.mkdir(parents=True)
+    whole = (media / "pair/target.mp4").read_bytes()
+    (raw / "target.mp4").write_bytes(whole[:int(len(whole) * share)])
+
+
+def test_video_cut_short_names_the_file_and_both_counts(project, media):
+    cut_target(project, media)
+    result = run_stage("frames", "--side", "target", check=False)
     assert result.returncode == 2
-    assert error_lines(result.stderr) == [
-        "error: params.yaml: crops.detect_scale is 2; give a share of the frame's size above 0 and at most 1 "
-        "(1: detect at full size)"]
-    assert not (project / "data/crops").exists()
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("error: data/raw/target/target.mp4: ends early: 288 frames decoded, 472 expected")
+    assert "frames.accept_short_videos" in line
+    assert list((project / "data/frames").iterdir()) == []  # no output, no temporary folder, no lock
+
+
+def test_video_cut_short_accepted_knowingly(project, media):
+    cut_target(project, media)
+    set_params(project, {"frames": {"accept_short_videos": True}})
+    result = run_stage("frames", "--side", "target")
+    assert "ends early (288 frames decoded, 472 expected)" in result.stderr
+    assert read_catalogue(project / "data/frames/target")["target"]["frames"] == 288

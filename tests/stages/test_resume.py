@@ -15,10 +15,16 @@ from tests.helpers import model_project, sh, tool_env
 pytestmark = pytest.mark.slow
 
 
+def latest_state(root) -> dict:
+    """The state of the newest checkpoint of the (only) attempt in ``root``."""
+    (state,) = (root / "models/checkpoints").glob("*/latest/state.json")
+    return json.loads(state.read_text())
+
+
 def checkpoint_step(root) -> int:
     try:
-        return json.loads((root / "models/checkpoints/latest/state.json").read_text())["step"]
-    except (FileNotFoundError, json.JSONDecodeError):  # between the two renames of a new checkpoint
+        return latest_state(root)["step"]
+    except (ValueError, json.JSONDecodeError):  # none yet, or between the two renames of a new checkpoint
         return 0
 
 
@@ -39,7 +45,7 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    killed = json.loads((root / "models/checkpoints/latest/state.json").read_text())
+    killed = latest_state(root)
     assert 8 <= killed["step"] < 20
     assert not (root / "models/faceswap.keras").exists()
 

@@ -78,3 +78,9 @@ def test_only_the_source_frames_read_the_sampling_rate():
     stages = dict(stage_definitions())
     assert "frames.fps" in stages["frames@source"]["params"]
     assert "frames.fps" not in stages["frames@target"]["params"]
+
+
+@pytest.mark.parametrize("name, stage", list(stage_definitions()))
+def test_package_pins_are_a_dep_of_every_stage(name, stage):
+    """Outputs depend on the packages (ffmpeg, OpenCV's YuNet, dlib, TensorFlow): a new pin reruns them."""
+    assert "requirements.txt" in stage["deps"]

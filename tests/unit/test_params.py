@@ -57,5 +57,25 @@ def test_stage_with_unknown_key_exits_with_one_line_and_no_output(project):
     result = run_stage("frames", "--side", "target", check=False)
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "error: params.yaml: unknown key 'frames.colour'; known keys of 'frames': fps, jpeg_quality"]
+        "error: params.yaml: unknown key 'frames.colour'; known keys of 'frames': fps, jpeg_quality, "
+        "accept_short_videos"]
     assert not (project / "data/frames").exists()
+
+
+def test_every_number_has_a_range():
+    """A number without a range is a key nobody thought about: each int and float key says what it allows."""
+    for section, keys in params.SCHEMA.items():
+        for key, spec in keys.items():
+            if params._kind(spec) in (int, float):
+                assert isinstance(spec, tuple) and isinstance(spec[1], params.Range), f"{section}.{key}"
+
+
+@pytest.mark.parametrize("allowed, inside, outside, text", [
+    (params.Range(1, 100), [1, 100], [0, 101], "1 to 100"),
+    (params.Range(0, above=True), [0.001], [0, -3], "above 0"),
+    (params.Range(0, 1, above=True), [1, 0.5], [0, 1.01], "0 (excluded) to 1"),
+    (params.Range(0, odd_or_zero=True), [0, 1, 5], [-1, 2, 4], "0 or more, odd or 0"),
+])
+def test_range(allowed, inside, outside, text):
+    assert all(allowed.allows(v) for v in inside) and not any(allowed.allows(v) for v in outside)
+    assert str(allowed) == text

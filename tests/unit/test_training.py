@@ -157,7 +157,8 @@ def test_checkpoints_resume_weights_and_optimizer_and_keep_a_backup(aligned_face
             logged.append((step, count, metrics)), checkpoints.save(model, {"step": step, "attempt": attempt})))
     assert [(step, count) for step, count, _ in logged] == [(2, 2), (3, 1)]
     assert 0 < logged[-1][2]["input_load"] and logged[-1][2]["examples_per_second"] > 0
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["latest", "previous"]
+    folder = checkpoints.attempt_folder(attempt)
+    assert sorted(p.name for p in folder.iterdir()) == ["latest", "previous"]
 
     resumed = compiled()
     assert checkpoints.restore(resumed, attempt)["step"] == 3
@@ -165,9 +166,34 @@ def test_checkpoints_resume_weights_and_optimizer_and_keep_a_backup(aligned_face
     for a, b in zip(resumed.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
-    (tmp_path / "checkpoints/latest/model.keras").write_bytes(b"damaged")
+    (folder / "latest/model.keras").write_bytes(b"damaged")
     assert checkpoints.restore(compiled(), attempt)["step"] == 2
     assert checkpoints.restore(compiled(), {**attempt, "architecture": "original"}) is None
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"step": 3, "att'])
+def test_a_damaged_state_file_falls_back_to_the_checkpoint_before(tmp_path, damage, caplog):
+    """An empty or cut-short state.json (a disk that filled up, a copy interrupted) is skipped with a warning."""
+    model, checkpoints, attempt = compiled(), Checkpoints(tmp_path / "checkpoints"), {"learning_rate": 1e-3}
+    for step in (2, 4):
+        checkpoints.save(model, {"step": step, "attempt": attempt})
+    (checkpoints.attempt_folder(attempt) / "latest/state.json").write_bytes(damage)
+    assert checkpoints.restore(compiled(), attempt)["step"] == 2
+    assert "cannot be read (JSONDecodeError" in caplog.text
+    (checkpoints.attempt_folder(attempt) / "previous/state.json").write_bytes(damage)
+    assert checkpoints.restore(compiled(), attempt) is None
+
+
+def test_each_attempt_keeps_its_checkpoints_and_the_oldest_attempt_goes_first(tmp_path):
+    model, checkpoints = compiled(), Checkpoints(tmp_path / "checkpoints")
+    attempts = [{"learning_rate": rate} for rate in (1e-3, 1e-4, 1e-5, 1e-6)]
+    for index, attempt in enumerate(attempts[:3]):
+        checkpoints.save(model, {"step": 10 + index, "attempt": attempt})
+        os.utime(checkpoints.attempt_folder(attempt), (index, index))  # saved in this order, a second apart
+    assert checkpoints.restore(compiled(), attempts[0])["step"] == 10  # other attempts did not touch it
+    checkpoints.save(model, {"step": 5, "attempt": attempts[3]})  # the fourth: the least recently used goes
+    kept = {p.name for p in (tmp_path / "checkpoints").iterdir()}
+    assert kept == {checkpoints.attempt_folder(a).name for a in (attempts[0], attempts[2], attempts[3])}
 
 
 MIRRORED = """

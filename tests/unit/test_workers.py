@@ -2,12 +2,17 @@
 
 import multiprocessing
 import operator
+import os
+import signal
+import subprocess
+import sys
 from functools import partial
 
 import pytest
 
 from faceswap.core.cli import UserError
 from faceswap.core.workers import BATCH, map_in_workers, worker_count
+from tests.helpers import REPO, error_lines
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -40,3 +45,40 @@ def test_worker_count_from_the_environment(monkeypatch):
     monkeypatch.setenv("FACESWAP_WORKERS", "two")
     with pytest.raises(UserError, match="FACESWAP_WORKERS is 'two'"):
         worker_count()
+
+
+def setup_that_raises():
+    raise RuntimeError("the detector's model file is missing")
+
+
+def work_that_is_killed(state, item):
+    """A worker the OOM killer picks: SIGKILL in the middle of a batch."""
+    if item == BATCH + 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+STAGE = """
+import operator, sys
+from functools import partial
+from faceswap.core import cli
+from faceswap.core.workers import map_in_workers
+from tests.unit import test_workers as t
+work, setup = {work}, {setup}
+cli.run(lambda: print(len(list(map_in_workers(work, range(20 * t.BATCH), setup=setup, workers=2)))))
+"""
+
+
+@pytest.mark.parametrize("work, setup", [("t.work_that_is_killed", "partial(int, 3)"),
+                                         ("operator.mul", "t.setup_that_raises")])
+def test_a_worker_that_dies_or_fails_to_start_ends_the_stage_with_an_error(work, setup):
+    """Not a hang: with ``multiprocessing.Pool`` both waited for ever (the lost batch; a setup respawned)."""
+    result = subprocess.run([sys.executable, "-c", STAGE.format(work=work, setup=setup)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                            timeout=30)  # what "ends" means here: a hang fails the test instead of stalling it
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_lines(result.stderr) == [
+        "error: a worker process stopped: killed (out of memory?) or its setup failed (its traceback is above); "
+        "rerun with fewer workers, e.g. FACESWAP_WORKERS=1"]
+    if "raises" in setup:
+        assert "the detector's model file is missing" in result.stderr

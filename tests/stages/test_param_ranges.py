@@ -1,0 +1,40 @@
+"""A value out of its range stops the stage that reads it before any work: exit 2, one ``error:`` line naming the
+key, the value and the allowed range, and nothing written."""
+
+import pytest
+
+from tests.helpers import error_lines, run_stage, set_params
+
+# (key, value, the range the message gives, the stage and side that read it)
+OUT_OF_RANGE = [
+    ("frames.fps", 0, "above 0", "frames", "source"),
+    ("frames.fps", -3, "above 0", "frames", "source"),
+    ("frames.jpeg_quality", 500, "1 to 100", "frames", "target"),
+    ("crops.margin", -1, "0 or more", "crops", "target"),
+    ("crops.detect_scale", 2, "0 (excluded) to 1", "crops", "source"),
+    ("crops.retry_angles", [15, 400], "-180 to 180", "crops", "target"),
+    ("filtered.duplicate_bits", 99, "0 to 64", "filtered", "target"),  # a source-only key, checked on the target
+    ("filtered.min_score", 1.5, "0 to 1", "filtered", "source"),
+    ("filtered.identity_every", 0, "1 or more", "filtered", "target"),
+    ("alignments.size", 0, "16 to 1024", "alignments", "source"),
+    ("alignments.smoothing_window", -1, "0 or more, odd or 0", "alignments", "target"),
+    ("alignments.smoothing_window", 4, "0 or more, odd or 0", "alignments", "source"),
+    ("model.steps", 0, "1 or more", "model", None),
+    ("model.log_every", 0, "1 or more", "model", None),
+    ("output.crf", 99, "0 to 51", "output", None),
+    ("output.stills", -1, "0 or more", "output", None),
+]
+OUTPUTS = {"frames": "data/frames", "crops": "data/crops", "filtered": "data/filtered",
+           "alignments": "data/alignments", "model": "models", "output": "data/output"}
+
+
+@pytest.mark.parametrize("key, value, allowed, stage, side", OUT_OF_RANGE,
+                         ids=[f"{key}={value}" for key, value, *_ in OUT_OF_RANGE])
+def test_value_out_of_range_stops_the_stage(project, key, value, allowed, stage, side):
+    section, name = key.split(".")
+    set_params(project, {section: {name: value}})
+    result = run_stage(stage, *(["--side", side] if side else []), check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_lines(result.stderr) == [f"error: params.yaml: '{key}' is {value!r}; allowed: {allowed}"]
+    assert not (project / OUTPUTS[stage]).exists()
+    assert not (project / "data/metrics").exists()
