@@ -12,6 +12,7 @@ import yaml
 from faceswap.core.paths import PIPELINE_FILES
 
 REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "tests" / "screenshots"  # what browser tests saw, for a person to look at (not in git)
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
 
 

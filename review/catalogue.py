@@ -1,0 +1,158 @@
+"""Every face of a side as columns (numpy arrays, one entry per face of the crops index), so that sorting,
+filtering and paging 10^5 faces is a few vectorised operations per request, never a pass over Python records.
+
+A face's status is what the user would see after the next ``dvc repro``: ``excluded`` while its key is in
+``data/exclude/<side>.txt``; ``kept`` if ``filtered`` kept it; ``restored`` if it was excluded when the page
+started and is no longer (``filtered`` must run again); else the rule that removed it. Measurements come from
+the stages that made them: score and box from ``crops``, identity distance and sharpness from ``filtered`` (kept
+faces only), yaw from the 68 landmarks of ``alignments``; a face a stage did not measure sorts last.
+"""
+
+import threading
+from fractions import Fraction
+
+import numpy as np
+
+from faceswap.core import params, paths
+from faceswap.faces.pose import yaw_degrees
+from faceswap.faces.rules import SCREENING, Context, first_rule, read_exclusions
+from faceswap.media.imageset import iter_index
+from faceswap.media.video import read_catalogue
+from review import exclusions
+
+STATUSES = ("kept", "excluded", "restored", "min_size", "min_score", "identity", "measured")
+SORTS = ("time", "identity", "sharpness", "score", "size", "yaw")
+FILTERS = ("all", "removed", *STATUSES)
+MEASURED_REMOVAL = {"target": "identity", "source": "measured"}  # source: identity, sharpness or near-duplicate
+
+
+class Catalogue:
+    """The faces of one side, their measurements and their status; exclusions edited through it."""
+
+    def __init__(self, side: str):
+        self.side = side
+        self.exclusion_file = paths.exclusions(side)
+        self.excluded = read_exclusions(self.exclusion_file)
+        self._lock = threading.Lock()
+        self._load_crops(params.load("filtered"))
+        self._load_measurements()
+        self.index_of = {key: i for i, key in enumerate(self.keys)}
+        self._orders: dict[str, np.ndarray] = {}
+        self.status = self._base_status.copy()
+        self._apply(self.excluded, self.excluded)
+
+    def _load_crops(self, p) -> None:
+        crops = paths.stage_output("crops", self.side)
+        rates = {name: float(Fraction(video["sample_rate"])) for name, video in read_catalogue(crops).items()}
+        screening = Context(p, self.excluded)
+        keys, times, scores, sizes, rules = [], [], [], [], []
+        for face in iter_index(crops):
+            keys.append(face["key"])
+            times.append(face["frame"] / rates[face["video"]])
+            scores.append(face["score"])
+            sizes.append(min(face["box"][2:]))
+            rules.append(first_rule(SCREENING, face, self.side, screening))
+        self.keys = keys
+        self.time = np.asarray(times, np.float64)
+        self.score = np.asarray(scores, np.float32)
+        self.size = np.asarray(sizes, np.float32)
+        self._screening_rule = rules
+
+    def _load_measurements(self) -> None:
+        count = len(self.keys)
+        position = {key: i for i, key in enumerate(self.keys)}
+        self.identity = np.full(count, np.nan, np.float32)
+        self.sharpness = np.full(count, np.nan, np.float32)
+        self.yaw = np.full(count, np.nan, np.float32)
+        kept = np.zeros(count, bool)
+        filtered = paths.stage_output("filtered", self.side)
+        if (filtered / "index.jsonl").exists():
+            for face in iter_index(filtered):
+                i = position.get(face["key"])
+                if i is not None:
+                    kept[i] = True
+                    self.identity[i] = face.get("identity_distance", np.nan)
+                    self.sharpness[i] = face.get("sharpness", np.nan)
+        aligned = paths.stage_output("alignments", self.side)
+        if (aligned / "index.jsonl").exists():
+            for face in iter_index(aligned):
+                i = position.get(face["key"])
+                if i is not None and face.get("landmarks_68"):
+                    self.yaw[i] = yaw_degrees(face["landmarks_68"])
+        base = [("kept" if kept[i] else rule or MEASURED_REMOVAL[self.side])
+                for i, rule in enumerate(self._screening_rule)]
+        self._base_status = np.asarray([STATUSES.index(status) for status in base], np.int8)
+        del self._screening_rule
+
+    def _apply(self, keys, excluded_now: set[str]) -> None:
+        """Recompute the status of ``keys`` from the exclusion list ``excluded_now``."""
+        for key in keys:
+            i = self.index_of.get(key)
+            if i is None:
+                continue
+            if key in excluded_now:
+                self.status[i] = STATUSES.index("excluded")
+            elif self._base_status[i] == STATUSES.index("excluded"):
+                self.status[i] = STATUSES.index("restored")
+            else:
+                self.status[i] = self._base_status[i]
+
+    def stale_keys(self) -> list[str]:
+        """Keys in the exclusion list that match no face of the crops (a typo, or faces since re-detected)."""
+        return sorted(key for key in self.excluded if key not in self.index_of)
+
+    def counts(self) -> dict[str, int]:
+        found = np.bincount(self.status, minlength=len(STATUSES))
+        return {status: int(found[i]) for i, status in enumerate(STATUSES)}
+
+    def _order(self, sort: str) -> np.ndarray:
+        """Face positions in ascending order of a column, the unmeasured (NaN) last; cached, columns never change."""
+        if sort not in self._orders:
+            self._orders[sort] = np.argsort(self._column(sort), kind="stable")  # NaN sorts last
+        return self._orders[sort]
+
+    def page(self, sort: str, descending: bool, status_filter: str, page: int, per_page: int) -> dict:
+        """One page of faces in the asked order and filter, with the total and each face's fields."""
+        order = self._order(sort)
+        if descending:
+            measured = int(np.count_nonzero(~np.isnan(self._column(sort))))
+            order = np.concatenate([order[:measured][::-1], order[measured:]])
+        with self._lock:
+            status = self.status.copy()
+        if status_filter == "removed":
+            wanted = status > STATUSES.index("excluded")
+        elif status_filter != "all":
+            wanted = status == STATUSES.index(status_filter)
+        else:
+            wanted = np.ones(len(status), bool)
+        order = order[wanted[order]]
+        chosen = order[page * per_page:(page + 1) * per_page]
+        return {"total": int(len(order)), "page": page, "per_page": per_page,
+                "faces": [self.face(int(i), status) for i in chosen]}
+
+    def _column(self, sort: str) -> np.ndarray:
+        """The column a sort reads; yaw by its size (frontal first), whichever way the head turns."""
+        return {"time": self.time, "identity": self.identity, "sharpness": self.sharpness, "score": self.score,
+                "size": self.size, "yaw": np.abs(self.yaw)}[sort]
+
+    def face(self, i: int, status: np.ndarray | None = None) -> dict:
+        def number(value, digits):
+            return None if np.isnan(value) else round(float(value), digits)
+
+        status = self.status if status is None else status
+        return {"key": self.keys[i], "status": STATUSES[status[i]], "time": round(float(self.time[i]), 3),
+                "score": number(self.score[i], 3), "size": number(self.size[i], 1),
+                "identity": number(self.identity[i], 3), "sharpness": number(self.sharpness[i], 1),
+                "yaw": number(self.yaw[i], 1)}
+
+    def change(self, exclude: list[str], restore: list[str]) -> dict:
+        """Exclude and restore faces by key, writing the exclusion list atomically; unknown keys are refused
+        (stale keys of the list may be restored: that removes them from it)."""
+        unknown = [key for key in exclude if key not in self.index_of]
+        unknown += [key for key in restore if key not in self.index_of and key not in self.excluded]
+        if unknown:
+            raise KeyError(f"no face {unknown[0]!r} on side {self.side}")
+        with self._lock:
+            self.excluded = exclusions.edit(self.exclusion_file, exclude, restore)
+            self._apply(set(exclude) | set(restore), self.excluded)
+        return {"excluded": len(self.excluded), "counts": self.counts(), "stale": self.stale_keys()}
