@@ -19,7 +19,7 @@ def main() -> None:
         raise cli.UserError(f"{args.project}: no dvc.yaml; run from the project's root or give --project")
     os.chdir(args.project)
     try:
-        server = make_server("127.0.0.1", args.port, create_app(args.port), threaded=True)
+        server = make_server("127.0.0.1", args.port, create_app(args.port, warm=True), threaded=True)
     except OSError as error:
         raise cli.UserError(f"port {args.port}: {error.strerror}; give another with --port") from None
     cli.log.info("review: http://127.0.0.1:%d (Ctrl-C stops)", args.port)

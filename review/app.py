@@ -28,7 +28,7 @@ class Outputs:
     """The stage outputs the page reads, each loaded on first use and kept."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a reader is made from its side's catalogue, both under the lock
         self._loaded: dict = {}
         self.labels_lock = threading.Lock()
 
@@ -47,7 +47,19 @@ class Outputs:
 
     def crops(self, side: str) -> ShardReader:
         self.catalogue(side)
-        return self._get(f"crops-{side}", lambda: ShardReader(paths.stage_output("crops", side)))
+        return self._get(f"crops-{side}", lambda: ShardReader(paths.stage_output("crops", side),
+                                                              self.catalogue(side).shard_of))
+
+    def warm(self) -> None:
+        """Read what the page will ask for first (each side's faces, the shards' member offsets) in the
+        background, so that a feature film's first page is there when the browser asks."""
+        def load():
+            sides = [side for side in SIDES if (paths.stage_output("crops", side) / "index.jsonl").exists()]
+            for side in sides:
+                self.catalogue(side)
+            for side in sides:
+                self.crops(side).index_all()
+        threading.Thread(target=load, daemon=True).start()
 
     def frames(self) -> ShardReader:
         return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")))
@@ -86,10 +98,13 @@ def choice(name: str, allowed, default: str) -> str:
     return value
 
 
-def create_app(port: int) -> Flask:
+def create_app(port: int, warm: bool = False) -> Flask:
+    """The application for a server on 127.0.0.1:``port``; ``warm``: start reading the stage outputs now."""
     app = Flask(__name__, static_folder=None)
     app.before_request(guard(port))
     outputs = Outputs()
+    if warm:
+        outputs.warm()
     add_face_routes(app, outputs)
     add_frame_routes(app, outputs)
 

@@ -3,8 +3,9 @@ filtering and paging 10^5 faces is a few vectorised operations per request, neve
 
 A face's status is what the user would see after the next ``dvc repro``: ``excluded`` while its key is in
 ``data/exclude/<side>.txt``; ``kept`` if ``filtered`` kept it; ``restored`` if it was excluded when the page
-started and is no longer (``filtered`` must run again); else the rule that removed it. Measurements come from
-the stages that made them: score and box from ``crops``, identity distance and sharpness from ``filtered`` (kept
+started and is no longer (``filtered`` must run again); else the rule that removed it (``measured`` where the
+report cannot tell which of identity, sharpness and near-duplicate it was). Measurements come from the stages
+that made them: score and box from ``crops``, identity distance and sharpness from ``filtered`` (kept
 faces only), yaw from the 68 landmarks of ``alignments``; a face a stage did not measure sorts last.
 """
 
@@ -14,16 +15,16 @@ from fractions import Fraction
 import numpy as np
 
 from faceswap.core import params, paths
-from faceswap.faces.pose import yaw_degrees
-from faceswap.faces.rules import SCREENING, Context, first_rule, read_exclusions
+from faceswap.core.atomic import read_json
+from faceswap.faces.pose import YAW_POINTS, yaw_of_points
+from faceswap.faces.rules import MEASURED, RULES, SCREENING, Context, first_rule, read_exclusions
 from faceswap.media.imageset import iter_index
 from faceswap.media.video import read_catalogue
 from review import exclusions
 
-STATUSES = ("kept", "excluded", "restored", "min_size", "min_score", "identity", "measured")
+STATUSES = ("kept", "excluded", "restored", *(rule.name for rule in RULES if rule.name != "excluded"), "measured")
 SORTS = ("time", "identity", "sharpness", "score", "size", "yaw")
 FILTERS = ("all", "removed", *STATUSES)
-MEASURED_REMOVAL = {"target": "identity", "source": "measured"}  # source: identity, sharpness or near-duplicate
 
 
 class Catalogue:
@@ -35,19 +36,23 @@ class Catalogue:
         self.excluded = read_exclusions(self.exclusion_file)
         self._lock = threading.Lock()
         self._load_crops(params.load("filtered"))
-        self._load_measurements()
         self.index_of = {key: i for i, key in enumerate(self.keys)}
+        self._load_measurements()
         self._orders: dict[str, np.ndarray] = {}
         self.status = self._base_status.copy()
         self._apply(self.excluded, self.excluded)
+        self.yaw = np.full(len(self.keys), np.nan, np.float32)
+        self._yaw_loader = threading.Thread(target=self._load_yaw, daemon=True)  # the page need not wait for it
+        self._yaw_loader.start()
 
     def _load_crops(self, p) -> None:
         crops = paths.stage_output("crops", self.side)
         rates = {name: float(Fraction(video["sample_rate"])) for name, video in read_catalogue(crops).items()}
         screening = Context(p, self.excluded)
-        keys, times, scores, sizes, rules = [], [], [], [], []
+        keys, times, scores, sizes, rules, self.shard_of = [], [], [], [], [], {}
         for face in iter_index(crops):
             keys.append(face["key"])
+            self.shard_of[face["key"]] = face["shard"]
             times.append(face["frame"] / rates[face["video"]])
             scores.append(face["score"])
             sizes.append(min(face["box"][2:]))
@@ -60,29 +65,47 @@ class Catalogue:
 
     def _load_measurements(self) -> None:
         count = len(self.keys)
-        position = {key: i for i, key in enumerate(self.keys)}
         self.identity = np.full(count, np.nan, np.float32)
         self.sharpness = np.full(count, np.nan, np.float32)
-        self.yaw = np.full(count, np.nan, np.float32)
         kept = np.zeros(count, bool)
         filtered = paths.stage_output("filtered", self.side)
         if (filtered / "index.jsonl").exists():
             for face in iter_index(filtered):
-                i = position.get(face["key"])
+                i = self.index_of.get(face["key"])
                 if i is not None:
                     kept[i] = True
                     self.identity[i] = face.get("identity_distance", np.nan)
                     self.sharpness[i] = face.get("sharpness", np.nan)
-        aligned = paths.stage_output("alignments", self.side)
-        if (aligned / "index.jsonl").exists():
-            for face in iter_index(aligned):
-                i = position.get(face["key"])
-                if i is not None and face.get("landmarks_68"):
-                    self.yaw[i] = yaw_degrees(face["landmarks_68"])
-        base = [("kept" if kept[i] else rule or MEASURED_REMOVAL[self.side])
+        measured = self._measured_rule()
+        base = [("kept" if kept[i] else rule or measured)
                 for i, rule in enumerate(self._screening_rule)]
         self._base_status = np.asarray([STATUSES.index(status) for status in base], np.int8)
         del self._screening_rule
+
+    def _load_yaw(self) -> None:
+        """Yaw of the aligned faces, from their 68 points: the slowest column to read (its index is mostly
+        points), so it is read in the background and a yaw sort waits for it."""
+        aligned = paths.stage_output("alignments", self.side)
+        if not (aligned / "index.jsonl").exists():
+            return
+        positions, points = [], []
+        for face in iter_index(aligned):
+            i, landmarks = self.index_of.get(face["key"]), face.get("landmarks_68")
+            if i is not None and landmarks:
+                positions.append(i)
+                points.append([landmarks[n] for n in YAW_POINTS])
+        if positions:
+            self.yaw[positions] = yaw_of_points(np.asarray(points, np.float32))
+
+    def _measured_rule(self) -> str:
+        """The rule that removed the faces which passed screening but were not kept. ``filtered`` records no
+        measurement of the faces it drops, only how many each rule removed: when one measured rule removed
+        them all, that is the one; otherwise "measured" (identity, sharpness or near-duplicate)."""
+        report = paths.metrics(f"filtered-{self.side}")
+        removed = read_json(report).get("removed", {}) if report.exists() else {}
+        applicable = [rule.name for rule in MEASURED if self.side in rule.sides]
+        rules = [name for name in applicable if removed.get(name)] or applicable
+        return rules[0] if len(rules) == 1 else "measured"
 
     def _apply(self, keys, excluded_now: set[str]) -> None:
         """Recompute the status of ``keys`` from the exclusion list ``excluded_now``."""
@@ -120,7 +143,7 @@ class Catalogue:
         with self._lock:
             status = self.status.copy()
         if status_filter == "removed":
-            wanted = status > STATUSES.index("excluded")
+            wanted = status > STATUSES.index("restored")
         elif status_filter != "all":
             wanted = status == STATUSES.index(status_filter)
         else:
@@ -132,6 +155,8 @@ class Catalogue:
 
     def _column(self, sort: str) -> np.ndarray:
         """The column a sort reads; yaw by its size (frontal first), whichever way the head turns."""
+        if sort == "yaw":
+            self._yaw_loader.join()
         return {"time": self.time, "identity": self.identity, "sharpness": self.sharpness, "score": self.score,
                 "size": self.size, "yaw": np.abs(self.yaw)}[sort]
 

@@ -8,12 +8,19 @@ estimate, not a calibrated angle), positive when the nose moves towards the imag
 import numpy as np
 
 JAW_LEFT, JAW_RIGHT, NOSE_TIP = 0, 16, 30  # dlib's 68-point numbering
+YAW_POINTS = (JAW_LEFT, JAW_RIGHT, NOSE_TIP)  # all that yaw reads
 
 
 def yaw_degrees(landmarks_68) -> float:
-    points = np.asarray(landmarks_68, np.float64)
-    left = np.linalg.norm(points[NOSE_TIP] - points[JAW_LEFT])
-    right = np.linalg.norm(points[JAW_RIGHT] - points[NOSE_TIP])
-    if left + right == 0:
-        return 0.0
-    return float(np.degrees(np.arcsin(np.clip((left - right) / (left + right), -1, 1))))
+    """The yaw of one face's 68 points."""
+    return float(yaw_of_points(np.asarray(landmarks_68, np.float64)[list(YAW_POINTS)]))
+
+
+def yaw_of_points(points: np.ndarray) -> np.ndarray:
+    """Yaw from the ``YAW_POINTS`` of faces, shaped (..., 3, 2): many faces at once, without their other points."""
+    points = np.asarray(points, np.float64)
+    jaw_left, jaw_right, nose = points[..., 0, :], points[..., 1, :], points[..., 2, :]
+    left = np.linalg.norm(nose - jaw_left, axis=-1)
+    right = np.linalg.norm(jaw_right - nose, axis=-1)
+    offset = np.divide(left - right, left + right, out=np.zeros_like(left), where=left + right > 0)
+    return np.degrees(np.arcsin(np.clip(offset, -1, 1)))

@@ -15,9 +15,10 @@ from faceswap.media.imageset import SAFE_KEY, SAFE_NAME, iter_index
 class ShardReader:
     """The members of one image set (``folder`` with ``index.jsonl`` and its tar shards) by key and extension."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, shard_of: dict[str, str] | None = None):
+        """``shard_of`` (key to shard name, as in the index) saves reading the index again if the caller has."""
         self.folder = Path(folder)
-        self.shard_of = {record["key"]: record["shard"] for record in iter_index(self.folder)}
+        self.shard_of = shard_of if shard_of is not None else {r["key"]: r["shard"] for r in iter_index(self.folder)}
         self._members: dict[str, dict[str, tuple[int, int]]] = {}  # shard -> member name -> (offset, size)
         self._lock = threading.Lock()
 
@@ -33,6 +34,11 @@ class ShardReader:
         with open(self.folder / shard, "rb") as file:
             file.seek(offset)
             return file.read(size)
+
+    def index_all(self) -> None:
+        """Walk every shard's headers now (in a background thread, say), so that no later read waits for it."""
+        for shard in sorted(set(self.shard_of.values())):
+            self._offsets(shard)
 
     def _offsets(self, shard: str) -> dict[str, tuple[int, int]]:
         with self._lock:

@@ -118,7 +118,7 @@ function turnPage(step) {
 // ---- timeline ----------------------------------------------------------------------------------------------
 const COLOURS = { d: "#3fa34d", r: "#e0b040", m: "#d04040", x: "#7a4fd0" };
 const NAMES = { d: "detected", r: "recovered", m: "missing", x: "excluded" };
-const strip = { videos: [], cell: 2, perRow: 1 };
+const strip = { videos: [], letters: "", cell: 2, perRow: 1 };
 
 async function loadTimeline() {
   const data = await api("/api/timeline");
@@ -127,7 +127,8 @@ async function loadTimeline() {
   const count = (c) => letters.split(c).length - 1;
   $("timeline-summary").textContent = `${letters.length} frames: ` +
     Object.keys(NAMES).map((c) => `${count(c)} ${NAMES[c]}`).join(", ");
-  drawStrip(letters);
+  strip.letters = letters;
+  drawStrip();
   const list = $("missing-list");
   list.replaceChildren(caption("", data.missing.length ? "Missing stretches:" : "No missing stretches."));
   for (const gap of data.missing) {
@@ -138,7 +139,8 @@ async function loadTimeline() {
   }
 }
 
-function drawStrip(letters) {
+function drawStrip() {
+  const letters = strip.letters;
   const canvas = $("strip");
   const room = Math.min(1400, document.body.clientWidth - 40);
   strip.cell = Math.max(1, Math.min(8, Math.floor(room / letters.length)));
@@ -150,6 +152,20 @@ function drawStrip(letters) {
     context.fillStyle = COLOURS[letters[i]];
     context.fillRect((i % strip.perRow) * strip.cell, Math.floor(i / strip.perRow) * 20, strip.cell, 18);
   }
+  const shown = frame.info && positionOf(frame.info.video, frame.info.frame);
+  if (shown !== null && shown !== undefined) {  // the frame in the view, as a white mark
+    context.fillStyle = "#fff";
+    context.fillRect((shown % strip.perRow) * strip.cell, Math.floor(shown / strip.perRow) * 20, Math.max(2, strip.cell), 20);
+  }
+}
+
+function positionOf(name, index) {
+  let position = 0;
+  for (const video of strip.videos) {
+    if (video.name === name) return position + index;
+    position += video.frames;
+  }
+  return null;
 }
 
 function frameAt(position) {
@@ -168,6 +184,7 @@ async function openFrame(video, index) {
   frame.labels = data.labels || { occluders: [], face: [] };
   frame.drawing = [];
   $("frame-view").hidden = false;
+  drawStrip();
   $("frame-info").textContent = `${data.key} · ${data.time.toFixed(2)} s · ${data.status}` +
     (data.labels ? " · labelled" : "");
   drawFrame();
