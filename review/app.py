@@ -61,6 +61,16 @@ class Outputs:
                 self.crops(side).index_all()
         threading.Thread(target=load, daemon=True).start()
 
+    def model_views(self):
+        if not paths.MODEL_FILE.exists():
+            abort(404, f"no trained model ({paths.MODEL_FILE}); run `dvc repro model` or `dvc pull model` first")
+        self.timeline()  # the target's alignments, which the swap needs too
+
+        def load():
+            from review.swap import ModelViews  # Keras and TensorFlow: loaded only when a still is asked for
+            return ModelViews()
+        return self._get("model", load)
+
     def frames(self) -> ShardReader:
         return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")))
 
@@ -107,6 +117,7 @@ def create_app(port: int, warm: bool = False) -> Flask:
         outputs.warm()
     add_face_routes(app, outputs)
     add_frame_routes(app, outputs)
+    add_model_routes(app, outputs)
 
     @app.get("/")
     def page():
@@ -169,11 +180,9 @@ def add_frame_routes(app: Flask, outputs: Outputs) -> None:
 
     @app.get("/api/frame/<key>")
     def frame(key):
-        line = outputs.timeline()
-        if key not in line.position:
-            abort(404, f"no target frame {key!r}")
+        target_frame(outputs, key)
         labels = read_mask_labels(paths.MASK_LABELS).get(key)
-        return jsonify({**line.frame(key, excluded()), "labels": labels})
+        return jsonify({**outputs.timeline().frame(key, excluded()), "labels": labels})
 
     @app.get("/frame/<key>.jpg")
     def frame_image(key):
@@ -185,8 +194,7 @@ def add_frame_routes(app: Flask, outputs: Outputs) -> None:
 
     @app.post("/api/labels/<key>")
     def labels(key):
-        if key not in outputs.timeline().position:
-            abort(404, f"no target frame {key!r}")
+        target_frame(outputs, key)
         label = json_body().get("label")
         with outputs.labels_lock:
             frames = read_mask_labels(paths.MASK_LABELS)
@@ -196,3 +204,23 @@ def add_frame_routes(app: Flask, outputs: Outputs) -> None:
                 frames[key] = check_frame(key, label, "labels sent by the page")
             write_mask_labels(paths.MASK_LABELS, frames)
         return jsonify(labelled=len(frames), label=frames.get(key))
+
+
+def add_model_routes(app: Flask, outputs: Outputs) -> None:
+    @app.get("/still/<key>.jpg")
+    def still(key):
+        index = target_frame(outputs, key)
+        jpeg = outputs.model_views().still(outputs.frames().read(key), index)
+        return jpeg, 200, {"Content-Type": "image/jpeg"}
+
+    @app.get("/api/worth-labelling")
+    def worth_labelling():
+        return jsonify(frames=outputs.model_views().worth_labelling(20))
+
+
+def target_frame(outputs: Outputs, key: str) -> int:
+    """The frame number of a target frame key; a key that names no frame of the alignments is a 404."""
+    position = outputs.timeline().position.get(key)
+    if position is None:
+        abort(404, f"no target frame {key!r}")
+    return position[1]

@@ -18,7 +18,8 @@ from faceswap.core import params, paths
 from faceswap.core.atomic import read_json
 from faceswap.faces.pose import YAW_POINTS, yaw_of_points
 from faceswap.faces.rules import MEASURED, RULES, SCREENING, Context, first_rule, read_exclusions
-from faceswap.media.imageset import iter_index
+from faceswap.media.imageset import INDEX
+from faceswap.media.index_columns import read_columns
 from faceswap.media.video import read_catalogue
 from review import exclusions
 
@@ -48,20 +49,23 @@ class Catalogue:
     def _load_crops(self, p) -> None:
         crops = paths.stage_output("crops", self.side)
         rates = {name: float(Fraction(video["sample_rate"])) for name, video in read_catalogue(crops).items()}
+        faces = read_columns(crops, ("key", "shard", "video", "frame", "box", "score"))
+        self.keys = faces["key"] or []
+        self.shard_of = dict(zip(self.keys, faces["shard"] or []))
+        if not self.keys:
+            faces.update(video=[], frame=np.zeros(0), box=np.zeros((0, 4)), score=np.zeros(0))
+        self.time = faces["frame"] / np.asarray([rates[video] for video in faces["video"]], np.float64)
+        self.score = faces["score"].astype(np.float32)
+        self.size = faces["box"][:, 2:].min(axis=1).astype(np.float32)
         screening = Context(p, self.excluded)
-        keys, times, scores, sizes, rules, self.shard_of = [], [], [], [], [], {}
-        for face in iter_index(crops):
-            keys.append(face["key"])
-            self.shard_of[face["key"]] = face["shard"]
-            times.append(face["frame"] / rates[face["video"]])
-            scores.append(face["score"])
-            sizes.append(min(face["box"][2:]))
-            rules.append(first_rule(SCREENING, face, self.side, screening))
-        self.keys = keys
-        self.time = np.asarray(times, np.float64)
-        self.score = np.asarray(scores, np.float32)
-        self.size = np.asarray(sizes, np.float32)
-        self._screening_rule = rules
+        self._screening_rule = [first_rule(SCREENING, {"key": key, "box": box, "score": score}, self.side, screening)
+                                for key, box, score in zip(self.keys, faces["box"].tolist(), faces["score"].tolist())]
+
+    def _positions(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``keys`` sits among the faces, and which of ``keys`` are faces at all."""
+        found = [self.index_of.get(key, -1) for key in keys]
+        positions = np.asarray(found, np.int64)
+        return positions[positions >= 0], positions >= 0
 
     def _load_measurements(self) -> None:
         count = len(self.keys)
@@ -69,16 +73,17 @@ class Catalogue:
         self.sharpness = np.full(count, np.nan, np.float32)
         kept = np.zeros(count, bool)
         filtered = paths.stage_output("filtered", self.side)
-        if (filtered / "index.jsonl").exists():
-            for face in iter_index(filtered):
-                i = self.index_of.get(face["key"])
-                if i is not None:
-                    kept[i] = True
-                    self.identity[i] = face.get("identity_distance", np.nan)
-                    self.sharpness[i] = face.get("sharpness", np.nan)
+        faces = {"key": None}  # no filtered set yet: nothing kept
+        if (filtered / INDEX).exists():
+            faces = read_columns(filtered, ("key", "identity_distance", "sharpness"))
+        if faces["key"]:
+            positions, known = self._positions(faces["key"])
+            kept[positions] = True
+            for column, name in ((self.identity, "identity_distance"), (self.sharpness, "sharpness")):
+                if faces[name] is not None:
+                    column[positions] = faces[name][known]
         measured = self._measured_rule()
-        base = [("kept" if kept[i] else rule or measured)
-                for i, rule in enumerate(self._screening_rule)]
+        base = [("kept" if kept[i] else rule or measured) for i, rule in enumerate(self._screening_rule)]
         self._base_status = np.asarray([STATUSES.index(status) for status in base], np.int8)
         del self._screening_rule
 
@@ -86,16 +91,12 @@ class Catalogue:
         """Yaw of the aligned faces, from their 68 points: the slowest column to read (its index is mostly
         points), so it is read in the background and a yaw sort waits for it."""
         aligned = paths.stage_output("alignments", self.side)
-        if not (aligned / "index.jsonl").exists():
+        if not (aligned / INDEX).exists():
             return
-        positions, points = [], []
-        for face in iter_index(aligned):
-            i, landmarks = self.index_of.get(face["key"]), face.get("landmarks_68")
-            if i is not None and landmarks:
-                positions.append(i)
-                points.append([landmarks[n] for n in YAW_POINTS])
-        if positions:
-            self.yaw[positions] = yaw_of_points(np.asarray(points, np.float32))
+        faces = read_columns(aligned, ("key", "landmarks_68"))
+        if faces["key"] and faces["landmarks_68"] is not None:
+            positions, known = self._positions(faces["key"])
+            self.yaw[positions] = yaw_of_points(faces["landmarks_68"][known][:, list(YAW_POINTS)])
 
     def _measured_rule(self) -> str:
         """The rule that removed the faces which passed screening but were not kept. ``filtered`` records no

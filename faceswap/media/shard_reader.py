@@ -9,7 +9,8 @@ import tarfile
 import threading
 from pathlib import Path
 
-from faceswap.media.imageset import SAFE_KEY, SAFE_NAME, iter_index
+from faceswap.media.imageset import SAFE_KEY, SAFE_NAME
+from faceswap.media.index_columns import read_columns
 
 
 class ShardReader:
@@ -18,7 +19,10 @@ class ShardReader:
     def __init__(self, folder: Path, shard_of: dict[str, str] | None = None):
         """``shard_of`` (key to shard name, as in the index) saves reading the index again if the caller has."""
         self.folder = Path(folder)
-        self.shard_of = shard_of if shard_of is not None else {r["key"]: r["shard"] for r in iter_index(self.folder)}
+        if shard_of is None:
+            index = read_columns(self.folder, ("key", "shard"))
+            shard_of = dict(zip(index["key"] or [], index["shard"] or []))
+        self.shard_of = shard_of
         self._members: dict[str, dict[str, tuple[int, int]]] = {}  # shard -> member name -> (offset, size)
         self._lock = threading.Lock()
 

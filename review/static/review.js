@@ -184,6 +184,7 @@ async function openFrame(video, index) {
   frame.labels = data.labels || { occluders: [], face: [] };
   frame.drawing = [];
   $("frame-view").hidden = false;
+  $("still").hidden = true;
   drawStrip();
   $("frame-info").textContent = `${data.key} · ${data.time.toFixed(2)} s · ${data.status}` +
     (data.labels ? " · labelled" : "");
@@ -241,6 +242,34 @@ async function saveLabels(remove) {
   await openFrame(frame.info.video, frame.info.frame);
 }
 
+async function showStill() {
+  if (!frame.info) return;
+  const url = `/still/${frame.info.key}.jpg`;
+  say("swapping the frame with the trained model…");
+  const response = await fetch(url);
+  if (!response.ok) { say((await response.json()).error); return; }
+  const still = $("still");
+  still.src = URL.createObjectURL(await response.blob());
+  still.hidden = false;
+  say(`${frame.info.key}: the target, then the swap`);
+}
+
+async function worthLabelling() {
+  say("ranking the target's faces by how badly the model reconstructs them…");
+  const data = await api("/api/worth-labelling");
+  const list = $("worth-list");
+  list.replaceChildren();
+  for (const face of data.frames) {
+    const button = document.createElement("button");
+    button.className = "worth";
+    button.textContent = `${face.frame} (error ${face.error})`;
+    const [video, index] = [face.frame.slice(0, -7), Number(face.frame.slice(-6))];
+    button.addEventListener("click", () => openFrame(video, index));
+    list.append(button);
+  }
+  say(`the ${data.frames.length} faces the model reconstructs worst, worst first`);
+}
+
 function stepFrame(step) {
   if (!frame.info) return;
   const video = strip.videos.find((v) => v.name === frame.info.video);
@@ -262,7 +291,7 @@ function onKey(event) {
   const faces = { x: () => change("exclude"), r: () => change("restore"), ArrowLeft: () => turnPage(-1),
     ArrowRight: () => turnPage(1), a: selectPage,
     Escape: () => { state.selected.clear(); markSelection(); } };
-  const timeline = { Enter: closePolygon, s: () => saveLabels(false), ArrowLeft: () => stepFrame(-1),
+  const timeline = { Enter: closePolygon, s: () => saveLabels(false), b: showStill, ArrowLeft: () => stepFrame(-1),
     ArrowRight: () => stepFrame(1), Backspace: () => { frame.drawing.pop(); drawFrame(); } };
   const action = (state.view === "faces" ? faces : timeline)[event.key];
   if (action) { event.preventDefault(); action(); }
@@ -292,6 +321,8 @@ function wire() {
   $("undo-point").addEventListener("click", () => { frame.drawing.pop(); drawFrame(); });
   $("save-labels").addEventListener("click", () => saveLabels(false));
   $("clear-labels").addEventListener("click", () => saveLabels(true));
+  $("show-still").addEventListener("click", showStill);
+  $("worth-labelling").addEventListener("click", worthLabelling);
   document.addEventListener("keydown", onKey);
 }
 

@@ -11,7 +11,8 @@ import pytest
 from faceswap.core import paths
 from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.pose import yaw_degrees
-from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples
+from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index
+from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
@@ -42,6 +43,22 @@ def test_review_shard_reader_reads_each_sample_by_key(tmp_path):
     for missing in ("k_9", "../k_1", "k_1.jpg"):
         with pytest.raises(KeyError):
             reader.read(missing)
+
+
+def test_review_index_columns_are_the_index_records(tmp_path):
+    with ShardWriter(tmp_path / "set", "set") as shards:
+        for i in range(5):
+            shards.add(f"k_{i}", {"jpg": b"x"}, {"score": i / 10, "box": [i, 1, 2, 3], "late": i} if i > 2
+                       else {"score": i / 10, "box": [i, 1, 2, 3]})
+    columns = read_columns(tmp_path / "set", ("key", "score", "box", "late", "absent"))
+    records = read_index(tmp_path / "set")
+    assert columns["key"] == [r["key"] for r in records] and columns["absent"] is None
+    assert columns["score"].tolist() == [r["score"] for r in records]
+    assert columns["box"].tolist() == [r["box"] for r in records]
+    assert np.isnan(columns["late"][:3]).all() and columns["late"][3:].tolist() == [3, 4]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty/index.jsonl").write_text("")
+    assert read_columns(tmp_path / "empty", ("key",)) == {"key": None}
 
 
 def test_review_yaw_is_zero_for_a_frontal_face_and_signed_by_the_turn():

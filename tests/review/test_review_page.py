@@ -1,9 +1,10 @@
 """The review page as a person uses it, in headless Chromium, on a DVC repository of the trimmed sample target:
 sort by identity distance, exclude two faces, see the exclusion list change and ``dvc status`` report
 ``filtered@target`` changed, restore one; the timeline shows every frame detected; a polygon drawn on a frame
-lands in the mask labels file."""
+lands in the mask labels file; with a model, a frame's before/after still and the frames worth labelling."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from faceswap.faces.mask_labels import read_mask_labels
 from faceswap.faces.rules import read_exclusions
 from faceswap.media.imageset import read_index
-from tests.helpers import REPO, SCREENSHOTS, free_port, git_dvc_repo, sh, trim, wait_for_http
+from tests.helpers import REPO, SCREENSHOTS, free_port, git_dvc_repo, model_project, run_stage, sh, trim, wait_for_http
 
 pytestmark = pytest.mark.slow
 SECONDS = 2.0  # of the sample target: 48 frames, each with the woman's face
@@ -141,3 +142,34 @@ def test_review_polygon_drawn_on_a_target_frame_is_saved_to_the_labels_file(page
     wait(browser, lambda: "labelled" in info.text, "the frame marked labelled")
     assert len(browser.find_elements("css selector", "#frame-svg polygon.occluders")) == 1
     assert browser.save_screenshot(str(SCREENSHOTS / "review-mask.png"))
+
+
+def test_review_before_after_still_and_frames_worth_labelling_with_a_model(page, repo, browser, tmp_path,
+                                                                          aligned_faces):
+    """With a model (trained for 2 steps on other faces: the still's shape is checked, not its quality)."""
+    trained = model_project(tmp_path / "model", aligned_faces, steps=2, batch_size=2, log_every=1, preview_every=2,
+                            checkpoint_every=2)
+    run_stage("model", cwd=trained)
+    (repo / "models").mkdir(exist_ok=True)
+    shutil.copy(trained / "models/faceswap.keras", repo / "models/faceswap.keras")
+
+    browser.get(page)
+    browser.find_element("id", "tab-timeline").click()
+    browser.find_element("id", "worth-labelling").click()
+    wait(browser, lambda: browser.find_elements("css selector", "#worth-list button.worth"), "frames worth labelling")
+    worst = browser.find_elements("css selector", "#worth-list button.worth")
+    assert len(worst) == 20
+    errors = [float(button.text.split("error ")[1].rstrip(")")) for button in worst]
+    assert errors == sorted(errors, reverse=True) and errors[0] > 0
+    worst[0].click()
+    info = browser.find_element("id", "frame-info")
+    wait(browser, lambda: info.text.startswith(worst[0].text.split()[0]), "the worst frame opened")
+    browser.find_element("id", "show-still").click()
+    still = browser.find_element("id", "still")
+    wait(browser, lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", still),
+         "the before/after still")
+    assert browser.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", still) == [
+        2 * 640, 360]  # the target frame, then its swap
+    assert not list(repo.glob("data/output/*"))  # no video encoded
+    browser.execute_script("arguments[0].scrollIntoView()", still)
+    assert browser.save_screenshot(str(SCREENSHOTS / "review-still.png"))
