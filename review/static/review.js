@@ -38,9 +38,21 @@ async function loadFaces() {
 
 function showCounts(counts, stale) {
   $("counts").textContent = Object.entries(counts).filter(([, n]) => n).map(([s, n]) => `${s}: ${n}`).join(" · ");
-  $("stale").hidden = !stale.length;
-  $("stale").textContent = stale.length ?
-    `${stale.length} key(s) in the exclusion list match no face (no longer exist): ${stale.join(", ")}` : "";
+  const panel = $("stale");
+  panel.hidden = !stale.length;
+  panel.replaceChildren(`${stale.length} key(s) in the exclusion list match no face (no longer exist): ` +
+    stale.join(", ") + " ");
+  if (stale.length) {
+    const button = document.createElement("button");
+    button.id = "drop-stale";
+    button.textContent = "Take them off the list";
+    button.addEventListener("click", async () => {
+      await api(`/api/exclusions/${$("side").value}`, { restore: stale });
+      say(`took ${stale.length} key(s) that match no face off the list`);
+      await loadFaces();
+    });
+    panel.append(button);
+  }
 }
 
 function sortValue(face) {

@@ -2,7 +2,9 @@
 shards, yaw from the landmarks, and the web API's safety (foreign Host and Origin refused, keys and polygons
 checked before anything is written) on a small project of real shards made from a sample photograph."""
 
+import io
 import json
+import tarfile
 
 import cv2
 import numpy as np
@@ -13,7 +15,7 @@ from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.pose import yaw_degrees
 from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index
 from faceswap.media.index_columns import read_columns
-from faceswap.media.shard_reader import ShardReader
+from faceswap.media.shard_reader import ShardReader, ustar_members
 from review import exclusions
 from review.app import create_app
 
@@ -43,6 +45,18 @@ def test_review_shard_reader_reads_each_sample_by_key(tmp_path):
     for missing in ("k_9", "../k_1", "k_1.jpg"):
         with pytest.raises(KeyError):
             reader.read(missing)
+
+
+def test_review_shard_reader_falls_back_to_tarfile_for_other_tar_formats(tmp_path):
+    """A shard another tool wrote with pax headers (here for a name longer than USTAR's 100 characters)."""
+    key = "k" * 120
+    with tarfile.open(tmp_path / "set-00000.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        member = tarfile.TarInfo(f"{key}.jpg")
+        member.size = 5
+        tar.addfile(member, io.BytesIO(b"bytes"))
+    (tmp_path / "index.jsonl").write_text(json.dumps({"key": key, "shard": "set-00000.tar"}) + "\n")
+    assert ustar_members(tmp_path / "set-00000.tar") is None
+    assert ShardReader(tmp_path).read(key) == b"bytes"
 
 
 def test_review_index_columns_are_the_index_records(tmp_path):
@@ -150,3 +164,15 @@ def test_review_api_checks_mask_labels_before_writing_them(client, small_project
     frame = client.get("/api/frame/target_000000", headers={"Host": HOST}).json
     assert frame["labels"]["occluders"] == [square] and len(frame["landmarks"]) == 68
     assert post(client, "/api/labels/target_000000", {"label": None}).json["labelled"] == 0
+
+
+def test_review_api_lists_keys_that_match_no_face_and_takes_them_off(small_project):
+    exclusion_file = small_project / paths.exclusions("target")
+    exclusion_file.write_text(exclusion_file.read_text() + "target_000099_0  # a typo\ntarget_000001_0\n")
+    client = create_app(PORT).test_client()
+    faces = client.get("/api/faces/target?filter=excluded", headers={"Host": HOST}).json
+    assert faces["stale"] == ["target_000099_0"] and [f["key"] for f in faces["faces"]] == ["target_000001_0"]
+    done = post(client, "/api/exclusions/target", {"restore": ["target_000099_0"]})
+    assert done.status_code == 200 and done.json["stale"] == [] and done.json["excluded"] == 1
+    assert "target_000099_0" not in exclusion_file.read_text() and exclusion_file.read_text().endswith(
+        "target_000001_0\n")
