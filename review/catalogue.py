@@ -161,11 +161,11 @@ class Catalogue:
         return {"time": self.time, "identity": self.identity, "sharpness": self.sharpness, "score": self.score,
                 "size": self.size, "yaw": np.abs(self.yaw)}[sort]
 
-    def face(self, i: int, status: np.ndarray | None = None) -> dict:
+    def face(self, i: int, status: np.ndarray) -> dict:
+        """What the page shows of face ``i``, with its status from ``status`` (a snapshot of the column)."""
         def number(value, digits):
             return None if np.isnan(value) else round(float(value), digits)
 
-        status = self.status if status is None else status
         return {"key": self.keys[i], "status": STATUSES[status[i]], "time": round(float(self.time[i]), 3),
                 "score": number(self.score[i], 3), "size": number(self.size[i], 1),
                 "identity": number(self.identity[i], 3), "sharpness": number(self.sharpness[i], 1),

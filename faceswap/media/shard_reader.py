@@ -26,9 +26,6 @@ class ShardReader:
         self._members: dict[str, dict[str, tuple[int, int]]] = {}  # shard -> member name -> (offset, size)
         self._lock = threading.Lock()
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.shard_of
-
     def read(self, key: str, ext: str = "jpg") -> bytes:
         """The bytes of member ``<key>.<ext>``; KeyError if the set has no such member."""
         if not SAFE_KEY.match(key) or key not in self.shard_of:
