@@ -1,13 +1,14 @@
-"""Fixtures the tests share: the sample media, scratch copies of the project, aligned faces, a loopback S3."""
+"""Fixtures the tests share: the sample media, scratch copies of the project, aligned faces, a loopback S3,
+headless Chromium."""
 
 import os
-import subprocess
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import MEDIA, copy_project, free_port, wait_for_http
+from tests.helpers import MEDIA, copy_project, free_port, serving
 
 
 @pytest.fixture(scope="session")
@@ -57,21 +58,33 @@ def s3_endpoint(tmp_path_factory):
     """A real AWS endpoint on loopback: moto_server (S3, and EC2, SSM, IAM for the cloud commands), with test
     credentials in the environment."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     try:
-        wait_for_http(url, process)
-        yield url
+        with serving([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                     tmp_path_factory.mktemp("moto") / "moto.log", port) as url:
+            yield url
     finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium (Debian's chromium and chromium-driver) driven by selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1100",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
+                              options=options)
+    yield driver
+    driver.quit()

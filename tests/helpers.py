@@ -1,6 +1,7 @@
 """Helpers the tests share: the repository and the sample media, scratch copies of the project, running stages
 and command-line tools, a loopback S3 bucket."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import yaml
 from faceswap.core.paths import PIPELINE_FILES
 
 REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "tests" / "screenshots"  # what browser tests saw, for a person to look at (not in git)
 MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
 
 
@@ -120,6 +122,21 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+@contextlib.contextmanager
+def serving(args: list[str], log_path: Path, port: int, env: dict | None = None):
+    """Run a server command line (listening on 127.0.0.1:``port``) with its output in ``log_path``; yield its URL
+    once it answers HTTP, and stop it afterwards."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(url, process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 def loopback_bucket(endpoint: str, bucket: str):

@@ -1,17 +1,16 @@
 """Two training attempts side by side in the MLflow UI, as a person sees it: an ``mlflow server`` on loopback,
 the model stage run twice against it with different params, the UI opened in headless Chromium."""
 
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.helpers import REPO, free_port, model_project, run_stage, wait_for_http
+from tests.helpers import SCREENSHOTS, free_port, model_project, run_stage, wait_for_http
 
 pytestmark = pytest.mark.slow
-SCREENSHOT = REPO / "tests/screenshots/mlflow-two-attempts.png"
+SCREENSHOT = SCREENSHOTS / "mlflow-two-attempts.png"
 PREVIEW_WIDTH = 3 * 64  # a face, its reconstruction, its swap
 
 
@@ -31,23 +30,6 @@ def mlflow_server(tmp_path):
         process.terminate()
         process.wait(30)
         log.close()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1600,1100",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"),
-                              options=options)
-    yield driver
-    driver.quit()
 
 
 def wait_until(condition, what: str, seconds: float = 60):

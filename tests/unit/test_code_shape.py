@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import REPO
 
-PACKAGES = ("stages", "faceswap", "cloud", "bench")
+PACKAGES = ("stages", "faceswap", "cloud", "bench", "review")
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 

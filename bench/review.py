@@ -1,0 +1,138 @@
+"""Benchmark the review page on a feature film's worth of faces: time from launching the server to the first
+page, time per page in several orders, and the server's memory, through its HTTP API as the browser uses it (a
+page's JSON, then its 100 thumbnails, six at a time).
+
+The faces are real shards in the stage outputs' format (``crops``, ``filtered`` and ``alignments`` indexes with
+boxes, scores, identity distances and 68 landmarks), written to a scratch project: every crop is the same sample
+photograph's face, since the server never decodes a thumbnail (it streams the JPEG bytes from the shard).
+
+    python -m bench.review [--faces 100000] [--pages 20]
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faceswap.core import paths
+from faceswap.media.imageset import ShardWriter, encode_jpeg
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = Path(os.environ.get("FACESWAP_MEDIA", REPO.parent / "shared" / "media"))
+PER_PAGE = 100
+
+
+def write_faces(root: Path, count: int, seed: int = 0) -> None:
+    """``count`` source faces over 50 videos: crops of all, filtered and alignments records of 80% of them."""
+    rng = np.random.default_rng(seed)
+    photo = cv2.imread(str(MEDIA / "images" / "grace_hopper.jpg"))
+    face = photo[40:440, 60:460]
+    jpeg = encode_jpeg(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA))
+    aligned = encode_jpeg(cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA))  # alignments.size
+    videos = {f"film{v:02d}": {"sample_rate": "24/1", "frames": count // 50, "width": 1920, "height": 1080}
+              for v in range(50)}
+    points = rng.uniform(200, 600, (68, 2)).round(2).tolist()
+    writers = {stage: ShardWriter(root / paths.stage_output(stage, "source"), stage)
+               for stage in ("crops", "filtered", "alignments")}
+    for i in range(count):
+        video, frame = f"film{i * 50 // count:02d}", i % (count // 50)
+        face = {"video": video, "frame": frame, "frame_key": f"{video}_{frame:06d}",
+                "box": [800.0, 300.0, float(rng.uniform(30, 300)), 200.0], "score": round(rng.uniform(0.6, 1), 4),
+                "crop": [600.0, 100.0, 500.0], "found_by": "plain", "landmarks_5": points[:5]}
+        key = f"{video}_{frame:06d}_0"
+        writers["crops"].add(key, {"jpg": jpeg}, face)
+        if rng.random() < 0.8:
+            face.update(identity_distance=round(rng.uniform(0, 0.6), 4), sharpness=round(rng.uniform(20, 900), 1))
+            writers["filtered"].add(key, {"jpg": jpeg}, face)
+            writers["alignments"].add(key, {"jpg": aligned}, {**face, "landmarks_68": points})
+    for stage, writer in writers.items():
+        writer.close()
+        (root / paths.stage_output(stage, "source") / paths.VIDEOS_FILE).write_text(json.dumps(videos))
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=600) as response:
+        return response.read()
+
+
+def load_page(base: str, query: str, pool: ThreadPoolExecutor) -> float:
+    """Seconds to a page's JSON and all its thumbnails, six at a time as a browser fetches them."""
+    started = time.perf_counter()
+    page = json.loads(fetch(f"{base}/api/faces/source?{query}&per_page={PER_PAGE}"))
+    sizes = list(pool.map(lambda face: len(fetch(f"{base}/thumb/source/{face['key']}.jpg")), page["faces"]))
+    assert len(sizes) == len(page["faces"]) and all(sizes)
+    return time.perf_counter() - started
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """The server's resident memory now and at its peak, in MiB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return tuple(int(status[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))
+
+
+def measure(root: Path, faces: int, pages: int) -> dict:
+    port = 8900 + os.getpid() % 1000
+    launched = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "review", "--port", str(port), "--project", str(root)],
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                fetch(f"{base}/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = {"server_answers_s": time.perf_counter() - launched}
+        with ThreadPoolExecutor(6) as pool:
+            load_page(base, "sort=time&page=0", pool)
+            results["launch_to_first_page_s"] = time.perf_counter() - launched
+            for sort, order in (("identity", "desc"), ("yaw", "desc"), ("score", "asc")):
+                times = [load_page(base, f"sort={sort}&order={order}&page={page}", pool)
+                         for page in np.linspace(0, faces // PER_PAGE - 1, pages).astype(int)]
+                results[f"page_{sort}_median_s"] = statistics.median(times)
+                results[f"page_{sort}_max_s"] = max(times)
+            results["page_removed_filter_s"] = load_page(base, "sort=identity&filter=removed&page=3", pool)
+        results["server_rss_mib"], results["server_peak_mib"] = memory_mib(server.pid)
+        return results
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=int, default=100_000)
+    parser.add_argument("--pages", type=int, default=20, help="pages fetched per sort, spread over the set")
+    args = parser.parse_args()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}")
+    root = Path(tempfile.mkdtemp(prefix="bench-review-"))
+    try:
+        shutil.copytree(REPO / "data/exclude", root / "data/exclude")
+        for name in ("params.yaml", "dvc.yaml"):
+            shutil.copy(REPO / name, root / name)
+        started = time.perf_counter()
+        write_faces(root, args.faces)
+        size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
+        print(f"{args.faces} faces written in {time.perf_counter() - started:.1f} s ({size:.0f} MiB of shards)")
+        for name, value in measure(root, args.faces, args.pages).items():
+            print(f"{name}: {value:.3f}" if name.endswith("_s") else f"{name}: {value:.0f}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

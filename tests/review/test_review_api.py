@@ -1,0 +1,178 @@
+"""The review server's parts without a browser: the exclusion list edited as by hand, faces read by key from the
+shards, yaw from the landmarks, and the web API's safety (foreign Host and Origin refused, keys and polygons
+checked before anything is written) on a small project of real shards made from a sample photograph."""
+
+import io
+import json
+import tarfile
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.core import paths
+from faceswap.faces.alignments_file import alignments_document, write_alignments
+from faceswap.faces.pose import yaw_degrees
+from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index
+from faceswap.media.index_columns import read_columns
+from faceswap.media.shard_reader import ShardReader, ustar_members
+from review import exclusions
+from review.app import create_app
+
+PORT = 8765
+HOST = f"127.0.0.1:{PORT}"
+
+
+def test_review_exclusion_edit_keeps_comments_appends_and_removes(tmp_path):
+    path = tmp_path / "target.txt"
+    path.write_text("# faces to drop\ntarget_000001_0  # a hand\n\ntarget_000002_0\n")
+    assert exclusions.edit(path, ["target_000003_0", "target_000001_0"], ["target_000002_0"]) == {
+        "target_000001_0", "target_000003_0"}
+    assert path.read_text() == "# faces to drop\ntarget_000001_0  # a hand\n\ntarget_000003_0\n"
+    with pytest.raises(ValueError):
+        exclusions.edit(path, ["../../etc/passwd"], [])
+    assert path.read_text().endswith("target_000003_0\n") and not list(tmp_path.glob(".*"))
+
+
+def test_review_shard_reader_reads_each_sample_by_key(tmp_path):
+    with ShardWriter(tmp_path, "set", shard_size=3) as shards:
+        for i in range(7):
+            shards.add(f"k_{i}", {"jpg": bytes([i]) * (100 + i), "mask.png": b"m" * i}, {"i": i})
+    reader = ShardReader(tmp_path)
+    for record, files in iter_samples(tmp_path):
+        assert reader.read(record["key"]) == files["jpg"]
+        assert reader.read(record["key"], "mask.png") == files["mask.png"]
+    for missing in ("k_9", "../k_1", "k_1.jpg"):
+        with pytest.raises(KeyError):
+            reader.read(missing)
+
+
+def test_review_shard_reader_falls_back_to_tarfile_for_other_tar_formats(tmp_path):
+    """A shard another tool wrote with pax headers (here for a name longer than USTAR's 100 characters)."""
+    key = "k" * 120
+    with tarfile.open(tmp_path / "set-00000.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        member = tarfile.TarInfo(f"{key}.jpg")
+        member.size = 5
+        tar.addfile(member, io.BytesIO(b"bytes"))
+    (tmp_path / "index.jsonl").write_text(json.dumps({"key": key, "shard": "set-00000.tar"}) + "\n")
+    assert ustar_members(tmp_path / "set-00000.tar") is None
+    assert ShardReader(tmp_path).read(key) == b"bytes"
+
+
+def test_review_index_columns_are_the_index_records(tmp_path):
+    with ShardWriter(tmp_path / "set", "set") as shards:
+        for i in range(5):
+            shards.add(f"k_{i}", {"jpg": b"x"}, {"score": i / 10, "box": [i, 1, 2, 3], "late": i} if i > 2
+                       else {"score": i / 10, "box": [i, 1, 2, 3]})
+    columns = read_columns(tmp_path / "set", ("key", "score", "box", "late", "absent"))
+    records = read_index(tmp_path / "set")
+    assert columns["key"] == [r["key"] for r in records] and columns["absent"] is None
+    assert columns["score"].tolist() == [r["score"] for r in records]
+    assert columns["box"].tolist() == [r["box"] for r in records]
+    assert np.isnan(columns["late"][:3]).all() and columns["late"][3:].tolist() == [3, 4]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty/index.jsonl").write_text("")
+    assert read_columns(tmp_path / "empty", ("key",)) == {"key": None}
+
+
+def test_review_yaw_is_zero_for_a_frontal_face_and_signed_by_the_turn():
+    frontal = np.zeros((68, 2))
+    frontal[[0, 16, 30]] = [[0, 100], [200, 100], [100, 130]]  # jaw ends level, nose tip half-way
+    assert yaw_degrees(frontal) == 0
+    right, left = frontal.copy(), frontal.copy()
+    right[30, 0] += 60
+    left[30, 0] -= 60
+    assert yaw_degrees(right) == -yaw_degrees(left) > 20
+
+
+@pytest.fixture
+def small_project(project, media):
+    """Frames, crops, filtered and alignments of a 3-frame target made of one sample photograph (real shards and
+    a real alignments file); frame 1's face is dropped by ``filtered``."""
+    image = cv2.imread(str(media / "images/grace_hopper.jpg"))
+    height, width = image.shape[:2]
+    videos = {"target": {"sample_rate": "25/1", "frames": 3, "width": width, "height": height}}
+    points = np.stack([np.linspace(100, 300, 68), np.linspace(80, 280, 68)], axis=1).round(1)
+    faces = [{"key": f"target_{i:06d}_0", "frame_key": f"target_{i:06d}", "video": "target", "frame": i,
+              "box": [100.0, 80.0, 200.0, 200.0], "score": 0.9 - i / 10, "identity_distance": 0.2 + i / 10,
+              "sharpness": 50.0, "landmarks_5": points[:5].tolist(), "landmarks_68": points.tolist(),
+              "transform": [[1, 0, 0], [0, 1, 0]]} for i in range(3)]
+    for stage, keep in (("frames", None), ("crops", (0, 1, 2)), ("filtered", (0, 2)), ("alignments", (0, 2))):
+        folder = paths.stage_output(stage, "target")
+        with ShardWriter(folder, stage) as shards:
+            for i in range(3) if keep is None else keep:
+                key = f"target_{i:06d}" if keep is None else faces[i]["key"]
+                shards.add(key, {"jpg": encode_jpeg(image)}, {"video": "target", "frame": i}
+                           if keep is None else {k: v for k, v in faces[i].items() if k != "key"})
+        (folder / paths.VIDEOS_FILE).write_text(json.dumps(videos))
+    document = alignments_document("target", videos, [faces[0], faces[2]], {"aligned_size": 64, "padding": 0.1})
+    write_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE, document)
+    return project
+
+
+@pytest.fixture
+def client(small_project):
+    return create_app(PORT).test_client()
+
+
+def post(client, url, body, **headers):
+    return client.post(url, json=body, headers={"Host": HOST, **headers})
+
+
+def test_review_api_pages_sorts_and_marks_what_filtered_removed(client):
+    result = client.get("/api/faces/target?sort=identity&order=desc&per_page=2", headers={"Host": HOST}).json
+    assert result["total"] == 3 and [f["key"] for f in result["faces"]] == ["target_000002_0", "target_000000_0"]
+    last = client.get("/api/faces/target?sort=identity&order=desc&per_page=2&page=1", headers={"Host": HOST}).json
+    assert [(f["key"], f["status"], f["identity"]) for f in last["faces"]] == [("target_000001_0", "identity", None)]
+    assert client.get("/api/faces/target?sort=name", headers={"Host": HOST}).status_code == 400
+    timeline = client.get("/api/timeline", headers={"Host": HOST}).json
+    assert timeline["videos"][0]["strip"] == "dmd"
+    assert timeline["missing"] == [{"video": "target", "first": 1, "last": 1, "start": 0.04, "end": 0.08}]
+    image = client.get("/thumb/target/target_000001_0.jpg", headers={"Host": HOST})
+    assert image.status_code == 200 and cv2.imdecode(np.frombuffer(image.data, np.uint8), 1) is not None
+
+
+def test_review_api_refuses_foreign_hosts_origins_forms_and_unknown_keys(client, small_project):
+    exclusion_file = small_project / paths.exclusions("target")
+    before = exclusion_file.read_text()
+    assert client.get("/api/timeline", headers={"Host": "attacker.example:8765"}).status_code == 403
+    assert post(client, "/api/exclusions/target", {"exclude": ["target_000000_0"]},
+                Origin="http://attacker.example").status_code == 403
+    form = client.post("/api/exclusions/target", data={"exclude": "target_000000_0"}, headers={"Host": HOST})
+    assert form.status_code == 400
+    for key in ("target_000009_0", "../../x", "target_000000_0\nx"):
+        assert post(client, "/api/exclusions/target", {"exclude": [key]}).status_code == 404
+    assert post(client, "/api/exclusions/target", {"exclude": "target_000000_0"}).status_code == 400
+    assert exclusion_file.read_text() == before
+
+    done = post(client, "/api/exclusions/target", {"exclude": ["target_000000_0"]}, Origin=f"http://{HOST}")
+    assert done.status_code == 200 and done.json["counts"]["excluded"] == 1
+    assert exclusion_file.read_text() == before + "target_000000_0\n"
+    timeline = client.get("/api/timeline", headers={"Host": HOST}).json
+    assert timeline["videos"][0]["strip"] == "xmd"
+
+
+def test_review_api_checks_mask_labels_before_writing_them(client, small_project):
+    labels = small_project / paths.MASK_LABELS
+    square = [[10, 10], [60, 10], [60, 60], [10, 60]]
+    assert post(client, "/api/labels/target_000007", {"label": {"occluders": [square]}}).status_code == 404
+    bad = post(client, "/api/labels/target_000000", {"label": {"occluders": [[[1, 2], [3, 4]]]}})
+    assert bad.status_code == 400 and "3 to 512" in bad.json["error"]
+    assert not labels.exists()
+    assert post(client, "/api/labels/target_000000", {"label": {"occluders": [square]}}).status_code == 200
+    assert json.loads(labels.read_text())["frames"] == {"target_000000": {"occluders": [square], "face": []}}
+    frame = client.get("/api/frame/target_000000", headers={"Host": HOST}).json
+    assert frame["labels"]["occluders"] == [square] and len(frame["landmarks"]) == 68
+    assert post(client, "/api/labels/target_000000", {"label": None}).json["labelled"] == 0
+
+
+def test_review_api_lists_keys_that_match_no_face_and_takes_them_off(small_project):
+    exclusion_file = small_project / paths.exclusions("target")
+    exclusion_file.write_text(exclusion_file.read_text() + "target_000099_0  # a typo\ntarget_000001_0\n")
+    client = create_app(PORT).test_client()
+    faces = client.get("/api/faces/target?filter=excluded", headers={"Host": HOST}).json
+    assert faces["stale"] == ["target_000099_0"] and [f["key"] for f in faces["faces"]] == ["target_000001_0"]
+    done = post(client, "/api/exclusions/target", {"restore": ["target_000099_0"]})
+    assert done.status_code == 200 and done.json["stale"] == [] and done.json["excluded"] == 1
+    assert "target_000099_0" not in exclusion_file.read_text() and exclusion_file.read_text().endswith(
+        "target_000001_0\n")
