@@ -53,6 +53,19 @@ def read(remote: DvcRemote, attempt: str, name: str) -> bytes | None:
             return None
 
 
+def exists(remote: DvcRemote, attempt: str, name: str) -> bool:
+    s3 = s3_client(remote)
+    key = f"{prefix(remote, attempt)}/{name}"
+    with aws.errors(f"looking for s3://{remote.bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=remote.bucket, Key=key)
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return False
+            raise
+    return True
+
+
 def merge_lock(local: Path, attempt_lock: str) -> None:
     """Put the attempt's training-stage entry into the local ``dvc.lock``.
 
