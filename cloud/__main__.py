@@ -5,6 +5,8 @@
     python -m cloud logs ATTEMPT            console output while it runs, its log once it is done
     python -m cloud fetch ATTEMPT           its dvc.lock entry and model, so `dvc repro` goes on here
     python -m cloud stop ATTEMPT            terminate it
+    python -m cloud setup [--dry-run]       create the bucket, role and instance profile (idempotent)
+    python -m cloud teardown [--dry-run] [--delete-bucket]   remove them
 
 Not a DVC stage: the instance runs ``dvc repro model`` itself and pushes the result to the DVC remote.
 """
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloud import attempts, aws, ec2, origin, remote_checkpoints, uris
+from cloud.account import SECRETS_PATH, Account
 from faceswap.core import cli
 from faceswap.core.atomic import atomic_file
 
@@ -134,6 +137,11 @@ def fetch(args) -> None:
                             f"s3://{remote.bucket}/{attempts.prefix(remote, args.attempt)}/ yet; it is still "
                             f"training or it failed: python -m cloud logs {args.attempt}")
     root = Path(repo.root_dir)
+    mismatched = attempts.mismatches(lock.decode(), root)
+    if mismatched:
+        raise cli.UserError(f"attempt {args.attempt} trained on other faces or params than this working tree: "
+                            f"{'; '.join(mismatched)}; check out the commit it ran (see `status`) and "
+                            "`dvc pull` its faces, or launch an attempt with these")
     attempts.merge_lock(root / "dvc.lock", lock.decode())
     for path in origin.uncached_outs(repo):
         data = attempts.read(remote, args.attempt, f"{attempts.OUTS}/{path}")
@@ -158,6 +166,42 @@ def stop(args) -> None:
     ec2.terminate(client, [i["InstanceId"] for i in live])
     for instance in live:
         print(f"attempt {args.attempt}: terminating {instance['InstanceId']}")
+
+
+def account(args) -> Account:
+    with aws.errors("reading the account"):
+        return Account(aws.session(args.region), origin.dvc_remote(origin.dvc_repo()), args.instance_profile,
+                       args.dry_run)
+
+
+def setup(args) -> None:
+    resources = account(args)
+    resources.setup_bucket()
+    resources.setup_role()
+    print(f"{'dry run: nothing changed' if args.dry_run else 'ready'}; launch with "
+          f"--instance-profile {args.instance_profile}, and keep secrets in SSM under {SECRETS_PATH}")
+
+
+def teardown(args) -> None:
+    resources = account(args)
+    resources.teardown_role()
+    if args.delete_bucket:
+        resources.teardown_bucket()
+    else:
+        print(f"kept bucket {resources.remote.bucket} and its data (--delete-bucket removes it)")
+
+
+def account_commands(commands, common) -> None:
+    for name, run, text in (("setup", setup, "create the bucket, IAM role and instance profile, or bring them in line"),
+                            ("teardown", teardown, "remove the IAM role and instance profile (and the bucket)")):
+        command = commands.add_parser(name, parents=[common], help=text)
+        command.add_argument("--instance-profile", default=ec2.INSTANCE_PROFILE,
+                             help="name of the IAM role and instance profile (default: %(default)s)")
+        command.add_argument("--dry-run", action="store_true", help="say what it would do and change nothing")
+        if name == "teardown":
+            command.add_argument("--delete-bucket", action="store_true",
+                                 help="also delete the bucket with every object version in it: all the data")
+        command.set_defaults(run=run)
 
 
 def parse_args() -> argparse.Namespace:
@@ -205,6 +249,7 @@ def parse_args() -> argparse.Namespace:
         command = commands.add_parser(name, parents=[common], help=text)
         command.add_argument("attempt", type=attempts.check_id)
         command.set_defaults(run=run)
+    account_commands(commands, common)
     return parser.parse_args()
 
 

@@ -54,7 +54,6 @@ class Supervisor:
     def __init__(self, checkpoints: RemoteCheckpoints, push_every_s: float, stop_at: float, poll_s: float):
         self.checkpoints, self.push_every_s, self.stop_at, self.poll_s = checkpoints, push_every_s, stop_at, poll_s
         self.pushed, self.next_push, self.terminated = self.checkpoints.signature(), 0.0, False
-        signal.signal(signal.SIGTERM, self.on_sigterm)
 
     def on_sigterm(self, *_) -> None:
         self.terminated = True
@@ -117,6 +116,7 @@ def main() -> None:
         say(f"no checkpoints at {checkpoints.url} yet: training starts afresh")
     supervisor = Supervisor(checkpoints, float(env["PUSH_EVERY_MINUTES"]) * 60, float(env["STOP_AT"]),
                             float(env.get("FACESWAP_POLL_SECONDS", "5")))
+    signal.signal(signal.SIGTERM, supervisor.on_sigterm)
     training_env = {**env, **mlflow_credentials(env.get("MLFLOW_CREDENTIALS_PARAMETER", ""))}
     sys.exit(supervisor.run(["dvc", "repro", "--allow-missing", env["TRAIN_STAGE"]], training_env))
 
