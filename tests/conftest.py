@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MEDIA, copy_project, free_port, wait_for_http
+from tests.helpers import MEDIA, copy_project, free_port, running_mlflow_server, wait_for_http
 
 
 @pytest.fixture(scope="session")
@@ -80,17 +80,5 @@ def s3_endpoint(tmp_path_factory):
 @pytest.fixture
 def mlflow_server(tmp_path):
     """``mlflow server`` on 127.0.0.1 with its own store, as a team would share one; its URL."""
-    port = free_port()
-    log = open(tmp_path / "mlflow-server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                                "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-                                "--artifacts-destination", str(tmp_path / "artifacts")],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health", process, seconds=120)
+    with running_mlflow_server(tmp_path) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()

@@ -1,6 +1,7 @@
 """Helpers the tests share: the repository and the sample media, scratch copies of the project, running stages
 and command-line tools, a loopback S3 bucket."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -120,6 +121,26 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path, *args: str, env: dict | None = None):
+    """``mlflow server`` on 127.0.0.1 with its store and artifacts in ``folder`` and ``args`` added (e.g. ``--app-name
+    basic-auth``), while the block runs; its URL."""
+    port = free_port()
+    log = open(folder / "mlflow-server.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                                "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+                                "--artifacts-destination", str(folder / "artifacts"), *args],
+                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", process, seconds=120)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
 
 
 def loopback_bucket(endpoint: str, bucket: str):

@@ -10,8 +10,18 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from tests.cloud.support import ACCESS_KEY, AMI_PARAMETER, BUCKET, PROFILE, SECRET_KEY, push_to_new_origin, with_remote
-from tests.helpers import git_dvc_repo
+from tests.cloud.support import (
+    ACCESS_KEY,
+    AMI_PARAMETER,
+    BUCKET,
+    MLFLOW_PASSWORD,
+    MLFLOW_USER,
+    PROFILE,
+    SECRET_KEY,
+    push_to_new_origin,
+    with_remote,
+)
+from tests.helpers import git_dvc_repo, running_mlflow_server
 
 
 @pytest.fixture
@@ -136,10 +146,31 @@ class ForwardHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def mlflow_by_name(mlflow_server):
+def mlflow_login_server(tmp_path, monkeypatch):
+    """``mlflow server --app-name basic-auth`` on 127.0.0.1, as README sets one up: nothing without a login, a user
+    ``MLFLOW_USER`` made by the admin; its URL."""
+    folder = tmp_path / "mlflow-server"
+    folder.mkdir()
+    (folder / "basic_auth.ini").write_text(
+        "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
+        f"database_uri = sqlite:///{folder / 'basic_auth.db'}\nadmin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(folder / "basic_auth.ini"), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-1"}
+    with running_mlflow_server(folder, "--app-name", "basic-auth", env=env) as url:
+        from mlflow.server import get_app_client
+
+        with monkeypatch.context() as admin:
+            admin.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+            admin.setenv("MLFLOW_TRACKING_PASSWORD", "admin-password-1")
+            get_app_client("basic-auth", tracking_uri=url).create_user(MLFLOW_USER, MLFLOW_PASSWORD)
+        yield url
+
+
+@pytest.fixture
+def mlflow_by_name(mlflow_login_server):
     """The MLflow server as ``http://mlflow.test:PORT`` (a name that never resolves), reached through a forward
     proxy on loopback: what the launcher is told, and the proxy environment the "instance" needs to reach it."""
-    parts = urlsplit(mlflow_server)
+    parts = urlsplit(mlflow_login_server)
     proxy = ForwardProxy("mlflow.test", (parts.hostname, parts.port))
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     yield f"http://mlflow.test:{parts.port}", {"HTTP_PROXY": proxy.url, "http_proxy": proxy.url,

@@ -14,6 +14,7 @@ AMI_PARAMETER = "/faceswap-test/ami"
 # credentials only the launching machine has; they must never reach user data or tags
 ACCESS_KEY, SECRET_KEY = "AKIAFAKELAUNCHERKEY1", "launcher-secret-must-not-leak"
 MLFLOW_SERVER = "http://mlflow.example:5000"
+MLFLOW_USER, MLFLOW_PASSWORD = "trainer", "trainer-password-never-printed"  # of the test's MLflow login
 
 
 def with_remote(root, endpoint):

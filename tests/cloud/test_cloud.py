@@ -207,3 +207,41 @@ def test_gpu_requirements_are_the_cpu_ones_with_cuda_tensorflow():
 
     cpu, gpu = pins("requirements.txt"), pins("requirements-gpu.txt")
     assert [line.replace("tensorflow-cpu==", "tensorflow[and-cuda]==") for line in cpu] == gpu
+
+
+def test_status_warns_of_an_instance_alive_past_its_deadline(laptop, aws):
+    """An AMI that ignored the power-off: the deadline tag still tells."""
+    image = aws.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    tags = {"Project": "faceswap-pipeline", "Attempt": "overdue-1", "Deadline": "2026-01-01T00:00:00Z"}
+    (instance,) = aws.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[{
+        "ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])["Instances"]
+    assert cloud(*launch_args("ontime-1")).returncode == 0
+    listed = cloud("status")
+    assert listed.returncode == 0
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("overdue-1 "))
+    assert "2026-01-01 00:00" in row
+    warnings = [line for line in listed.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {instance['InstanceId']} (attempt overdue-1) is running past its deadline "
+                        "2026-01-01T00:00:00Z: its time limit did not hold; python -m cloud stop overdue-1"]
+    cloud("stop", "overdue-1")
+
+
+def test_fetch_refuses_an_attempt_trained_on_other_faces_or_params(laptop, aws):
+    """The attempt's dvc.lock says what it trained on; a working tree with other faces or params is refused,
+    each difference named, and nothing is merged."""
+    params = yaml.safe_load((laptop / "params.yaml").read_text())
+    local_lock = {"schema": "2.0", "stages": {"alignments@target": {"cmd": "x", "outs": [
+        {"path": "data/alignments/target", "md5": "aaaa.dir"}]}}}
+    (laptop / "dvc.lock").write_text(yaml.safe_dump(local_lock))
+    trained = {"schema": "2.0", "stages": {"model": {"cmd": "python -m stages.model", "deps": [
+        {"path": "data/alignments/target", "md5": "bbbb.dir"}, {"path": "stages/model.py", "md5": "cccc"}],
+        "params": {"params.yaml": {"model": {**params["model"], "steps": params["model"]["steps"] * 2}}}}}}
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="store/attempts/other-1/dvc.lock", Body=yaml.safe_dump(trained))
+    result = cloud("fetch", "other-1")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "error: attempt other-1 trained on other faces or params than this working tree: data/alignments/target "
+        "(attempt bbbb.dir, here aaaa.dir); params.yaml model.steps (attempt "
+        f"{params['model']['steps'] * 2}, here {params['model']['steps']}); check out the commit it ran (see "
+        "`status`) and `dvc pull` its faces, or launch an attempt with these"]
+    assert yaml.safe_load((laptop / "dvc.lock").read_text()) == local_lock

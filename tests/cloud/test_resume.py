@@ -1,8 +1,11 @@
-"""A spot attempt interrupted and launched again, end to end on loopback: moto_server as S3 and EC2, a fake
-instance metadata service that posts the interruption notice, an ``mlflow server`` reached by name through a
-proxy, and the user data run here twice as two instances of the same attempt."""
+"""A spot attempt interrupted and launched again, end to end on loopback: moto_server as S3, EC2 and SSM, a fake
+instance metadata service that posts the interruption notice, an ``mlflow server`` with a login reached by name
+through a proxy (its password in an SSM SecureString), and the user data run here twice as two instances of the
+same attempt."""
 
 import json
+import urllib.error
+import urllib.request
 
 import boto3
 import pytest
@@ -10,6 +13,8 @@ import pytest
 from cloud.remote_checkpoints import OBJECT
 from tests.cloud.support import (
     BUCKET,
+    MLFLOW_PASSWORD,
+    MLFLOW_USER,
     cloud,
     instance_of,
     launch_args,
@@ -22,6 +27,7 @@ from tests.helpers import git_dvc_repo, set_params, sh, trim
 
 STEPS = 40
 PREFIX = "store/attempts/spot-1"
+LOGIN_PARAMETER = "/faceswap-test/mlflow-login"
 
 
 def stages_run(output: str) -> set[str]:
@@ -35,8 +41,13 @@ def resumed_at(output: str) -> int | None:
 
 @pytest.mark.slow
 def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_endpoint, tmp_path, metadata,
-                                                               mlflow_server, mlflow_by_name, monkeypatch):
+                                                               mlflow_login_server, mlflow_by_name, monkeypatch):
     mlflow_uri, proxy_env = mlflow_by_name
+    boto3.client("ssm").put_parameter(Name=LOGIN_PARAMETER, Value=f"{MLFLOW_USER}:{MLFLOW_PASSWORD}",
+                                      Type="SecureString", Overwrite=True)
+    instance_env = {**proxy_env, "AWS_ENDPOINT_URL_SSM": s3_endpoint}  # the instance's SSM: moto's
+    with pytest.raises(urllib.error.HTTPError, match="401"):  # the server lets no one in without the login
+        urllib.request.urlopen(f"{mlflow_login_server}/api/2.0/mlflow/experiments/search?max_results=1")
     laptop = git_dvc_repo(tmp_path / "laptop")
     trim(media / "pair/target.mp4", laptop / "data/raw/target/target.mp4", 1)
     trim(media / "pair/source.mp4", laptop / "data/raw/source/source.mp4", 1)
@@ -51,12 +62,12 @@ def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_e
 
     # run 1: AWS posts the interruption notice once the first checkpoint is in the remote
     launched = cloud(*launch_args("spot-1", "--spot", "--max-hours", "1", "--push-every", "0",
-                                  mlflow_uri=mlflow_uri), cwd=laptop)
+                                  "--mlflow-credentials-parameter", LOGIN_PARAMETER, mlflow_uri=mlflow_uri), cwd=laptop)
     assert launched.returncode == 0, launched.stderr
     pushed = lambda: "Contents" in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/{OBJECT}")  # noqa: E731
     metadata.notice = lambda: {"action": "terminate", "time": "2026-11-30T12:00:00Z"} if pushed() else None
     first = run_user_data(user_data_of(aws, instance_of(aws, "spot-1")["InstanceId"]), tmp_path / "instance-1",
-                          metadata.url, **proxy_env)
+                          metadata.url, **instance_env)
     assert first.returncode == 75, first.stdout[-5000:]
     assert "supervise: spot interruption notice: terminate at 2026-11-30T12:00:00Z; stopping" in first.stdout
     assert ("bootstrap: interrupted; its checkpoints are in the remote, so launching the same attempt goes on: "
@@ -70,12 +81,12 @@ def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_e
     # AWS reclaims the instance; the user launches the attempt again, as the log says
     assert cloud("stop", "spot-1", cwd=laptop).returncode == 0
     again = cloud(*launch_args("spot-1", "--spot", "--max-hours", "1", "--push-every", "0",
-                               mlflow_uri=mlflow_uri), cwd=laptop)
+                               "--mlflow-credentials-parameter", LOGIN_PARAMETER, mlflow_uri=mlflow_uri), cwd=laptop)
     assert again.returncode == 0, again.stderr
     assert f"attempt spot-1: goes on from its pushed checkpoints (s3://{BUCKET}/{PREFIX}/{OBJECT})" in again.stdout
     metadata.notice = lambda: None
     second = run_user_data(user_data_of(aws, instance_of(aws, "spot-1")["InstanceId"]), tmp_path / "instance-2",
-                           metadata.url, **proxy_env)
+                           metadata.url, **instance_env)
     assert second.returncode == 0, second.stdout[-5000:]
     assert f"supervise: restored models/checkpoints from s3://{BUCKET}/{PREFIX}/{OBJECT}" in second.stdout
     step = resumed_at(second.stdout)
@@ -86,6 +97,10 @@ def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_e
         OBJECT, "dvc.lock", "bootstrap.log", "outs/data/metrics/model.json", "outs/data/metrics/model-loss.csv")}
     logs = cloud("logs", "spot-1", cwd=laptop)
     assert "== bootstrap.log of attempt spot-1 ==" in logs.stdout and "resuming from step" in logs.stdout
+    assert f"MLflow credentials of user {MLFLOW_USER} read from SSM parameter {LOGIN_PARAMETER}" in second.stdout
+    user_data = user_data_of(aws, instance_of(aws, "spot-1")["InstanceId"])
+    for text in (first.stdout, first.stderr, second.stdout, second.stderr, logs.stdout, user_data, again.stdout):
+        assert MLFLOW_PASSWORD not in text  # the log as uploaded, set -x and all, user data, launch's output
 
     # home: fetch brings the model; the MLflow run is one, resumed at that step
     home = tmp_path / "home"
@@ -104,13 +119,15 @@ def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_e
     assert sh("git", "status", "--porcelain", "-uall", "--", "models", cwd=home).stdout == "?? models/.gitignore\n"
     sh("dvc", "pull", "--allow-missing", cwd=home)
     assert set(json.loads(sh("dvc", "status", "--json", cwd=home).stdout)) == {"output"}  # model: up to date
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_login_server)  # with the login, as README says
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", MLFLOW_USER)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", MLFLOW_PASSWORD)
     repro = sh("dvc", "repro", cwd=home)
     assert stages_run(repro.stdout) == {"output"}
 
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(mlflow_server)
+    client = MlflowClient(mlflow_login_server)
     run = client.get_run(json.loads((home / "models/run.json").read_text())["run_id"])
     assert run.data.tags["resumed_at_steps"] == str(step) and "output_coverage" in run.data.metrics
     assert len(client.search_runs([run.info.experiment_id])) == 1
