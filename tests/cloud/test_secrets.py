@@ -3,13 +3,14 @@ MLflow credentials go through an SSM SecureString that only its name points to, 
 server the instance can reach."""
 
 import json
+import subprocess
 
 import boto3
 import pytest
 
 from cloud import ec2
 from tests.cloud.support import cloud, instance_of, launch_args, moto_client, user_data_of
-from tests.helpers import error_lines, sh
+from tests.helpers import error_lines, sh, tool_env
 
 TOKEN = "ghp_s3cretTOKENthatMustNotLeak"
 CREDENTIALS_PARAMETER = "/faceswap-test/mlflow-credentials"
@@ -87,3 +88,23 @@ def test_mlflow_credentials_must_be_a_secure_string(laptop, aws, kind, message):
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert line.startswith(message) and TOKEN not in result.stderr
+
+
+def test_a_private_repository_token_reaches_git_through_ssm_only(laptop, aws, s3_endpoint, tmp_path):
+    """The user data names the parameter; git on the instance asks the credential helper the bootstrap installs,
+    which reads the token from SSM (moto's) with the instance's credentials."""
+    boto3.client("ssm").put_parameter(Name="/faceswap-test/git-token", Value=TOKEN, Type="SecureString")
+    dry = cloud(*launch_args("git-1", "--dry-run", "--git-token-parameter", "/faceswap-test/git-token"))
+    assert dry.returncode == 0, dry.stderr
+    assert "export GIT_TOKEN_PARAMETER=/faceswap-test/git-token" in dry.stdout and TOKEN not in dry.stdout
+    script = dry.stdout.split("# user data (", 1)[1]
+    start = script.index("git_credentials() {")
+    helper = script[start:script.index("\n}\n", start) + 3]
+    ask = "printf 'protocol=https\\nhost=github.com\\n\\n' | git credential fill"
+    asked = subprocess.run(
+        ["bash", "-c", f"{helper}\ngit_credentials\n{ask}"],
+        env={**tool_env(), "WORKDIR": str(tmp_path), "GIT_TOKEN_PARAMETER": "/faceswap-test/git-token",
+             "AWS_ENDPOINT_URL_SSM": s3_endpoint, "GIT_TERMINAL_PROMPT": "0"}, capture_output=True, text=True)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.splitlines() == ["protocol=https", "host=github.com", "username=x-access-token",
+                                         f"password={TOKEN}"]
