@@ -155,7 +155,8 @@ def mlflow_login_server(tmp_path, monkeypatch):
         "[mlflow]\ndefault_permission = NO_PERMISSIONS\n"
         f"database_uri = sqlite:///{folder / 'basic_auth.db'}\nadmin_username = admin\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-    env = {"MLFLOW_AUTH_CONFIG_PATH": str(folder / "basic_auth.ini"), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-1"}
+    env = {"MLFLOW_AUTH_CONFIG_PATH": str(folder / "basic_auth.ini"), "MLFLOW_AUTH_ADMIN_PASSWORD": "admin-password-1",
+           "MLFLOW_FLASK_SERVER_SECRET_KEY": "csrf-key-of-the-test-server"}
     with running_mlflow_server(folder, "--app-name", "basic-auth", env=env) as url:
         from mlflow.server import get_app_client
 
