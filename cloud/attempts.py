@@ -53,6 +53,43 @@ def read(remote: DvcRemote, attempt: str, name: str) -> bytes | None:
             return None
 
 
+def exists(remote: DvcRemote, attempt: str, name: str) -> bool:
+    s3 = s3_client(remote)
+    key = f"{prefix(remote, attempt)}/{name}"
+    with aws.errors(f"looking for s3://{remote.bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=remote.bucket, Key=key)
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return False
+            raise
+    return True
+
+
+def differences(recorded, here, name: str) -> list[str]:
+    """``name.key (attempt A, here B)`` for each value that differs between two nested dicts of params."""
+    if isinstance(recorded, dict) and isinstance(here, dict):
+        return [line for key in sorted(set(recorded) | set(here), key=str)
+                for line in differences(recorded.get(key), here.get(key), f"{name}.{key}")]
+    return [] if recorded == here else [f"{name} (attempt {recorded!r}, here {here!r})"]
+
+
+def mismatches(attempt_lock: str, root: Path) -> list[str]:
+    """How the faces and params the attempt's training stage recorded differ from this working tree's: each data
+    dependency against the hash this ``dvc.lock`` records for it, each params file against the file here."""
+    entry = yaml.safe_load(attempt_lock).get("stages", {}).get(TRAIN_STAGE, {})
+    local = root / LOCK
+    ours = yaml.safe_load(local.read_text()).get("stages", {}) if local.exists() else {}
+    hashes = {out["path"]: out.get("md5") for stage in ours.values() for out in stage.get("outs", [])}
+    found = [f"{dep['path']} (attempt {dep.get('md5')}, here {hashes[dep['path']]})" for dep in entry.get("deps", [])
+             if dep["path"] in hashes and hashes[dep["path"]] != dep.get("md5")]
+    for file, recorded in entry.get("params", {}).items():
+        here = yaml.safe_load((root / file).read_text()) if (root / file).exists() else {}
+        found += [line for section in recorded
+                  for line in differences(recorded[section], here.get(section), f"{file} {section}")]
+    return found
+
+
 def merge_lock(local: Path, attempt_lock: str) -> None:
     """Put the attempt's training-stage entry into the local ``dvc.lock``.
 

@@ -40,3 +40,15 @@ def errors(action: str):
         raise UserError(f"{action}: {info.get('Code', 'error')}: {info.get('Message', error)}") from None
     except botocore.exceptions.BotoCoreError as error:
         raise UserError(f"{action}: {error}") from None
+
+
+def check_secure_parameter(ssm, name: str, value: str) -> None:
+    """Stop unless SSM parameter ``name`` exists as a SecureString; its value is never read here."""
+    with errors(f"looking up SSM parameter {name}"):
+        found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    if not found:
+        raise UserError(f"SSM parameter {name} not found in {ssm.meta.region_name}; create it with "
+                        f"aws ssm put-parameter --type SecureString --name {name} --value {value}")
+    if found[0]["Type"] != "SecureString":
+        raise UserError(f"SSM parameter {name} is a {found[0]['Type']}; store credentials as a SecureString "
+                        "(aws ssm put-parameter --type SecureString --overwrite ...)")

@@ -1,13 +1,17 @@
 """Training attempts as EC2 instances: the ``run_instances`` request, its user data, and finding them again.
 
 An attempt is one instance that trains and then terminates itself (user data from ``bootstrap.sh``,
-``InstanceInitiatedShutdownBehavior=terminate``). Its tags name the project, the attempt and the git commit,
-which is how ``status``, ``logs`` and ``stop`` find it.
+``InstanceInitiatedShutdownBehavior=terminate``); launching the same attempt again, after a spot reclaim or with
+more ``model.steps``, starts another instance that goes on from the checkpoints the first one pushed. Its tags
+name the project, the attempt, the git commit and the deadline, which is how ``status``, ``logs`` and ``stop``
+find it and how ``status`` tells one that outlived its time limit. Its root volume is an encrypted gp3 volume
+deleted with it, and the metadata service answers only IMDSv2 (token) requests.
 """
 
 import math
 import shlex
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cloud import attempts, aws
@@ -20,6 +24,8 @@ INSTANCE_TYPE = "g4dn.xlarge"  # one NVIDIA T4 (16 GB), the cheapest common GPU 
 AMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
 INSTANCE_PROFILE = "faceswap-pipeline"
 MAX_HOURS = 4.0
+PUSH_EVERY_MINUTES = 15.0
+VOLUME_GB = 100  # the Deep Learning Base AMI's own snapshot takes about 75 GB
 BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
 USER_DATA_LIMIT = 16 * 1024  # bytes, EC2's own limit
 LIVE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
@@ -41,16 +47,25 @@ class Launch:
     instance_profile: str
     max_hours: float
     spot: bool
+    region: str
+    deadline: str  # launch time + max_hours, ISO 8601 UTC
+    root_device: str  # the AMI's root device name, e.g. /dev/sda1
+    volume_gb: int = VOLUME_GB
+    push_every_minutes: float = PUSH_EVERY_MINUTES
+    mlflow_credentials_parameter: str = ""  # SSM SecureString names, never the secrets
+    git_token_parameter: str = ""
     subnet: str | None = None
     security_groups: tuple[str, ...] = ()
 
 
 def user_data(launch: Launch) -> str:
     """``bootstrap.sh`` with the attempt's settings filled in as shell variables."""
+    max_minutes = math.ceil(launch.max_hours * 60)
     settings = {
         "ATTEMPT": launch.attempt,
         "COMMIT": launch.commit,
         "GIT_URL": launch.git_url,
+        "GIT_TOKEN_PARAMETER": launch.git_token_parameter,
         "DVC_REMOTE": launch.remote.name,
         "REMOTE_URL": launch.remote.url,
         "REMOTE_ENDPOINT": launch.remote.endpoint_url or "",
@@ -59,8 +74,12 @@ def user_data(launch: Launch) -> str:
         "PULL_TARGETS": " ".join(launch.pull_targets),
         "TRAIN_STAGE": TRAIN_STAGE,
         "UNCACHED_OUTS": " ".join(launch.uncached_outs),
-        "MAX_MINUTES": str(math.ceil(launch.max_hours * 60)),
+        "MAX_MINUTES": str(max_minutes),
+        "STOP_MARGIN_MINUTES": str(min(5, math.ceil(max_minutes / 10))),
+        "PUSH_EVERY_MINUTES": f"{launch.push_every_minutes:g}",
+        "AWS_DEFAULT_REGION": launch.region,
         "MLFLOW_TRACKING_URI": launch.mlflow_uri,
+        "MLFLOW_CREDENTIALS_PARAMETER": launch.mlflow_credentials_parameter,
     }
     block = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in settings.items())
     script = BOOTSTRAP.read_text().replace("# @SETTINGS@", block, 1)
@@ -72,7 +91,7 @@ def user_data(launch: Launch) -> str:
 def tags(launch: Launch) -> list[dict]:
     return [{"Key": key, "Value": value} for key, value in (
         ("Name", f"faceswap-{launch.attempt}"), ("Project", PROJECT), ("Attempt", launch.attempt),
-        ("GitCommit", launch.commit))]
+        ("GitCommit", launch.commit), ("Deadline", launch.deadline))]
 
 
 def run_instances_request(launch: Launch) -> dict:
@@ -85,6 +104,8 @@ def run_instances_request(launch: Launch) -> dict:
         "IamInstanceProfile": {"Name": launch.instance_profile},
         "InstanceInitiatedShutdownBehavior": "terminate",
         "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        "BlockDeviceMappings": [{"DeviceName": launch.root_device, "Ebs": {
+            "VolumeSize": launch.volume_gb, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
         "TagSpecifications": [{"ResourceType": kind, "Tags": tags(launch)} for kind in ("instance", "volume")],
         "UserData": user_data(launch),
     }
@@ -118,6 +139,19 @@ def resolve_ami(ssm, parameter: str) -> str:
                         "pass --ami ami-... or another --ami-parameter") from None
 
 
+def root_device(ec2, ami: str) -> str:
+    """The AMI's root device name, which the encrypted root volume's mapping must name."""
+    try:
+        images = ec2.describe_images(ImageIds=[ami])["Images"]
+    except ec2.exceptions.ClientError as error:
+        if not error.response["Error"]["Code"].startswith("InvalidAMIID"):
+            raise
+        images = []
+    if not images:
+        raise UserError(f"AMI {ami} not found in {ec2.meta.region_name}; pass another --ami or --ami-parameter")
+    return images[0]["RootDeviceName"]
+
+
 def launch_instance(ec2, request: dict) -> str:
     with aws.errors("run_instances"):
         return ec2.run_instances(**request)["Instances"][0]["InstanceId"]
@@ -138,6 +172,14 @@ def instances(ec2, attempt: str | None = None, states: list[str] | None = None) 
 
 def tag(instance: dict, key: str) -> str:
     return next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == key), "")
+
+
+def past_deadline(instance: dict, now: datetime) -> bool:
+    """A live instance still there after its ``Deadline`` tag: an AMI that ignored the power-off, a hung one."""
+    deadline = tag(instance, "Deadline")
+    if not deadline or instance["State"]["Name"] not in LIVE_STATES:
+        return False
+    return now > datetime.strptime(deadline, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def console_output(ec2, instance_id: str) -> str:

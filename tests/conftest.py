@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MEDIA, copy_project, free_port, serving
+from tests.helpers import MEDIA, copy_project, free_port, running_mlflow_server, serving
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +88,10 @@ def browser(tmp_path):
                               options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """``mlflow server`` on 127.0.0.1 with its own store, as a team would share one; its URL."""
+    with running_mlflow_server(tmp_path) as url:
+        yield url

@@ -125,18 +125,31 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
 
 
 @contextlib.contextmanager
-def serving(args: list[str], log_path: Path, port: int, env: dict | None = None):
+def serving(args: list[str], log_path: Path, port: int, env: dict | None = None, health: str = "",
+            seconds: float = 60):
     """Run a server command line (listening on 127.0.0.1:``port``) with its output in ``log_path``; yield its URL
-    once it answers HTTP, and stop it afterwards."""
+    once ``health`` answers HTTP, and stop it afterwards."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for_http(url, process)
+            wait_for_http(url + health, process, seconds)
             yield url
         finally:
             process.terminate()
-            process.wait(10)
+            process.wait(30)
+
+
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path, *args: str, env: dict | None = None):
+    """``mlflow server`` on 127.0.0.1 with its store and artifacts in ``folder`` and ``args`` added (e.g. ``--app-name
+    basic-auth``), while the block runs; its URL."""
+    port = free_port()
+    with serving([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                  "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+                  "--artifacts-destination", str(folder / "artifacts"), *args],
+                 folder / "mlflow-server.log", port, {**os.environ, **(env or {})}, "/health", 120) as url:
+        yield url
 
 
 def loopback_bucket(endpoint: str, bucket: str):

@@ -1,35 +1,15 @@
 """Two training attempts side by side in the MLflow UI, as a person sees it: an ``mlflow server`` on loopback,
 the model stage run twice against it with different params, the UI opened in headless Chromium."""
 
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.helpers import SCREENSHOTS, free_port, model_project, run_stage, wait_for_http
+from tests.helpers import SCREENSHOTS, model_project, run_stage
 
 pytestmark = pytest.mark.slow
 SCREENSHOT = SCREENSHOTS / "mlflow-two-attempts.png"
 PREVIEW_WIDTH = 3 * 64  # a face, its reconstruction, its swap
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "mlflow-server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                                "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-                                "--artifacts-destination", str(tmp_path / "artifacts")],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health", process, seconds=120)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
 
 
 def wait_until(condition, what: str, seconds: float = 60):
