@@ -99,9 +99,9 @@ def steadiness(track: TargetTrack) -> dict:
     landmarks = np.stack([five_points(points) if points is not None else np.full((5, 2), np.nan)
                           for points in track.landmarks]) if track.landmarks else np.zeros((0, 5, 2))
     size, padding = track.aligned_size, track.padding
-    return {"jitter_landmarks_px": jitter(landmarks),
-            "jitter_placement_raw_px": jitter(placement_series(track.raw_transforms, size, padding)),
-            "jitter_placement_px": jitter(placement_series(track.transforms, size, padding))}
+    return {"jitter_landmarks_px": jitter(landmarks, track.shots),
+            "jitter_placement_raw_px": jitter(placement_series(track.raw_transforms, size, padding), track.shots),
+            "jitter_placement_px": jitter(placement_series(track.transforms, size, padding), track.shots)}
 
 
 def log_on_training_run(metrics: dict) -> None:

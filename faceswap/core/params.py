@@ -38,6 +38,7 @@ SCHEMA = {
         "padding": float,  # room around the canonical face, as a share of its size
         "max_gap": int,  # target: gaps of at most this many frames between faces are interpolated
         "smoothing_window": int,  # target: Savitzky-Golay window over frames for landmarks (odd; 0: off)
+        "cut_threshold": float,  # target: ffmpeg scdet score (0-100) from which a frame starts a new shot
     },
     "model": {
         "architecture": str,  # light, original or gpu128 (networks.py)
