@@ -16,6 +16,7 @@ import keras
 import mlflow
 import numpy as np
 
+from faceswap.convert.disclosure import Label, container_metadata
 from faceswap.convert.evaluation import identity_frames, identity_shift, reconstruction_ssim, side_by_side
 from faceswap.convert.placement import TargetTrack, load_target_track, placement_series
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
@@ -56,11 +57,12 @@ class ConvertedFrames:
 
     def open(self, swapped_file, pair_file, stills_folder, p) -> None:
         info, target = self.track.info, self.track.video
-        self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec)
+        self.label, metadata = Label(p.disclosure_text, p.disclosure_corner), container_metadata(p.disclosure_text)
+        self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec, metadata)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         pair_height, pair_width = side_by_side(blank, blank).shape[:2]
         pair_info = video.VideoInfo(**{**info.to_dict(), "width": pair_width, "height": pair_height})
-        self.pair_encoder = video.Encoder(pair_file, pair_info, target, p.crf, p.preset, p.codec)
+        self.pair_encoder = video.Encoder(pair_file, pair_info, target, p.crf, p.preset, p.codec, metadata)
         self.stills_folder = stills_folder
 
     def write(self, index: int, original: np.ndarray, converted: np.ndarray) -> None:
@@ -68,11 +70,12 @@ class ConvertedFrames:
         has_face = index < len(self.track.faces) and self.track.faces[index] is not None
         self.counts["swapped"] += changed and has_face
         self.counts["changed_without_face"] += changed and not has_face
+        if index in self.measured:
+            self.swapped_faces.append(self.embedder.embed(converted, points_box(self.track.landmarks[index])))
+        converted = self.label.draw(converted)  # on every frame: the video as a whole is a swap
         self.encoder.write(converted)
         pair = side_by_side(original, converted)
         self.pair_encoder.write(pair)
-        if index in self.measured:
-            self.swapped_faces.append(self.embedder.embed(converted, points_box(self.track.landmarks[index])))
         if index in self.stills:
             (self.stills_folder / f"frame_{index:06d}.jpg").write_bytes(encode_jpeg(pair))
 

@@ -87,6 +87,16 @@ def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
                     "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
 
 
+def container_tags(path) -> dict[str, str]:
+    """A video file's global metadata as ``ffmpeg -i`` prints it."""
+    from faceswap.media import video
+
+    text = subprocess.run([video.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    block = text.split("Metadata:", 1)[1].split("Duration:", 1)[0]
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in block.splitlines())
+            if value}
+
+
 def set_params(root: Path, changes: dict) -> None:
     data = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in changes.items():

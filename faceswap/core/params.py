@@ -65,6 +65,8 @@ SCHEMA = {
         "feather": int,  # blur radius (px at the model's size) softening the mask edge
         "smooth_frames": int,  # placement averaged over this many frames either side; 0 is off
         "stills": int,  # before/after stills written to data/output/stills
+        "disclosure_text": str,  # the visible label on every output frame (the metadata says it too)
+        "disclosure_corner": ("bottom-right", "bottom-left", "top-right", "top-left", "off"),  # off: no label
     },
 }
 

@@ -122,16 +122,21 @@ def decode(path: Path, info: VideoInfo, rate: str | None = None):
 
 
 class Encoder:
-    """Encode BGR frames to H.264 through a pipe, muxing in the audio of a reference video (faceswap's -ref)."""
+    """Encode BGR frames to H.264 through a pipe, muxing in the audio of a reference video (faceswap's -ref);
+    ``metadata`` are container tags (any key: MP4 keeps them with ``use_metadata_tags``)."""
 
     def __init__(self, path: Path, info: VideoInfo, reference: Path | None, crf: int, preset: str,
-                 codec: str = "libx264"):
+                 codec: str = "libx264", metadata: dict[str, str] | None = None):
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{info.width}x{info.height}",
                              framerate=info.rate)
         streams = [video]
         options = dict(vcodec=codec, crf=crf, preset=preset, pix_fmt="yuv420p", r=info.rate, movflags="+faststart")
         if codec == "libx265":
             options["tag:v"] = "hvc1"  # the tag Apple players need to open HEVC in MP4
+        for number, (key, value) in enumerate((metadata or {}).items()):
+            options[f"metadata:g:{number}"] = f"{key}={value}"
+        if metadata:
+            options["movflags"] += "+use_metadata_tags"
         if reference is not None and info.has_audio:
             streams.append(ffmpeg.input(str(reference)).audio)
             options["acodec"] = "aac"

@@ -90,7 +90,7 @@ def test_sample_target_full_coverage_then_gaps_recovered_or_reported(project, me
     stderr = extract("target")
     metrics = load("data/metrics/alignments-target.json")
     assert metrics["coverage"] == 1.0 and metrics["frames"] == metrics["frames_detected"] == 472
-    assert 0 < metrics["jitter_px_smoothed"] < metrics["jitter_px_raw"]
+    assert 0 < metrics["jitter_landmarks_px"] < metrics["jitter_landmarks_raw_px"]
     assert "NO FACE" not in stderr["alignments"]
     document = load("data/alignments/target/alignments.json")
     assert document["version"] == 3
