@@ -18,6 +18,7 @@ import numpy as np
 
 from faceswap.convert.disclosure import Label, container_metadata
 from faceswap.convert.evaluation import identity_frames, identity_shift, reconstruction_ssim, side_by_side
+from faceswap.convert.fidelity import Fidelity
 from faceswap.convert.placement import TargetTrack, load_target_track, placement_series
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
 from faceswap.core import cli, params, paths
@@ -46,13 +47,15 @@ def still_frames(with_face: list[int], count: int) -> set[int]:
 
 class ConvertedFrames:
     """Where each converted frame goes: the swapped video, the side-by-side video, the stills; and what is
-    counted and measured on the way (frames changed with and without a face, the swapped faces' identity)."""
+    counted and measured on the way (frames changed with and without a face, the swapped faces' identity, how
+    faithfully each swapped face keeps the target's expression, pose, sharpness and colour)."""
 
     def __init__(self, track: TargetTrack, stills_count: int):
         self.track = track
         self.stills = still_frames(track.with_face, stills_count)
         self.measured = identity_frames(track.with_face)
         self.embedder, self.swapped_faces = FaceEmbedder(), []
+        self.fidelity = Fidelity()
         self.counts = {"swapped": 0, "changed_without_face": 0}
 
     def open(self, swapped_file, pair_file, stills_folder, p) -> None:
@@ -72,6 +75,8 @@ class ConvertedFrames:
         self.counts["changed_without_face"] += changed and not has_face
         if index in self.measured:
             self.swapped_faces.append(self.embedder.embed(converted, points_box(self.track.landmarks[index])))
+        if has_face:
+            self.fidelity.add(index, self.track.shots[index], original, converted, self.track.landmarks[index])
         converted = self.label.draw(converted)  # on every frame: the video as a whole is a swap
         self.encoder.write(converted)
         pair = side_by_side(original, converted)
@@ -138,6 +143,7 @@ def main() -> None:
         **steadiness(track),
         **reconstruction_ssim(autoencoder),
         **identity_shift(converted.swapped_faces, *(person_embedding(side) for side in ("source", "target"))),
+        **converted.fidelity.summary(),
     }
     write_json(paths.metrics("output"), metrics)
     log_on_training_run(metrics)

@@ -97,6 +97,16 @@ def container_tags(path) -> dict[str, str]:
             if value}
 
 
+def blur_face(frame, points):
+    """A deliberately bad swap: the frame with the face inside the hull of its landmarks blurred (sigma 4 px)."""
+    import cv2
+    import numpy as np
+
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 255)
+    return np.where(mask[..., None] > 0, cv2.GaussianBlur(frame, (0, 0), 4), frame)
+
+
 def set_params(root: Path, changes: dict) -> None:
     data = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in changes.items():

@@ -9,7 +9,7 @@ import pytest
 
 from faceswap.convert.disclosure import DIGITAL_SOURCE_TYPE, Label
 from faceswap.media import video
-from tests.helpers import container_tags, copy_project, run_stage, set_params, trim
+from tests.helpers import blur_face, container_tags, copy_project, run_stage, set_params, trim
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +73,28 @@ def test_metrics_count_only_frames_with_a_face(converted):
     assert 1 <= metrics["identity_faces_measured"] <= with_face
     assert metrics["identity_distance_to_source"] > 0 and metrics["identity_distance_to_target"] > 0
     assert 0 <= metrics["identity_share_nearer_source"] <= 1
+    assert 0 <= metrics["identity_verified_source"] <= 1
+    assert metrics["fidelity_frames_measured"] == with_face
+    assert metrics["expression_landmark_error"] > 0 and 0 < metrics["sharpness_ratio"]
+    assert metrics["eye_openness_error"] >= 0 and metrics["mouth_openness_error"] >= 0
+    assert metrics["colour_flicker"] > 0 and metrics["colour_flicker_target"] > 0
+
+
+def test_the_real_output_blurred_scores_worse_on_sharpness(converted, monkeypatch):
+    from faceswap.convert.fidelity import Fidelity
+    from faceswap.convert.placement import load_target_track
+
+    monkeypatch.chdir(converted)
+    track = load_target_track(0)
+    target, output = converted / "data/raw/target/target.mp4", converted / "data/output/swapped.mp4"
+    pairs = zip(video.decode(target, video.probe(target)), video.decode(output, video.probe(output)))
+    real, blurry = Fidelity(), Fidelity()
+    for index, (before, after) in enumerate(pairs):
+        if track.faces[index] is not None:
+            points = track.landmarks[index]
+            real.add(index, track.shots[index], before, after, points)
+            blurry.add(index, track.shots[index], before, blur_face(after, points), points)
+    assert blurry.summary()["sharpness_ratio"] < 0.8 * real.summary()["sharpness_ratio"]
 
 
 def test_side_by_side_and_stills(converted):
