@@ -130,7 +130,8 @@ def main() -> None:
     p = params.load("output")
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-    swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather))
+    swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather,
+                                                                p.colour_smoothing))
     frames, converted = convert_video(track, swapper, p)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {

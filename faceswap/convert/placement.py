@@ -62,9 +62,10 @@ class TargetTrack:
     def with_face(self) -> list[int]:
         return [index for index, face in enumerate(self.faces) if face]
 
-    def placements(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """What the swapper takes per frame: the smoothed transform and the landmarks."""
-        return [None if t is None else (t, points) for t, points in zip(self.transforms, self.landmarks, strict=True)]
+    def placements(self) -> list[tuple[np.ndarray, np.ndarray, int] | None]:
+        """What the swapper takes per frame: the smoothed transform, the landmarks and the shot."""
+        return [None if t is None else (t, points, shot)
+                for t, points, shot in zip(self.transforms, self.landmarks, self.shots, strict=True)]
 
 
 def load_target_track(smooth_frames: int) -> TargetTrack:

@@ -59,6 +59,7 @@ SCHEMA = {
         "crf": int,  # quality: lower is better and larger
         "preset": str,  # encoder speed preset (ultrafast ... veryslow)
         "colour": ("lab", "histogram", "none"),  # how the new face's colours are matched to the target's
+        "colour_smoothing": int,  # lab: frames the colour correction is averaged over within a shot; 0 is off
         "blend": ("alpha", "poisson"),  # feathered alpha, or Poisson (cv2.seamlessClone)
         "forehead": float,  # the mask reaches this share of the brow-to-chin height above the brows
         "erode": int,  # px (at the model's size) the mask shrinks by
