@@ -20,6 +20,7 @@ from faceswap.convert.disclosure import Label, container_metadata
 from faceswap.convert.evaluation import identity_frames, identity_shift, reconstruction_ssim, side_by_side
 from faceswap.convert.fidelity import Fidelity
 from faceswap.convert.placement import TargetTrack, load_target_track, placement_series
+from faceswap.convert.provenance import sign_in_place, signing_files
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
@@ -89,8 +90,9 @@ class ConvertedFrames:
         self.pair_encoder.close()
 
 
-def convert_video(track: TargetTrack, swapper: FaceSwapper, p) -> tuple[int, ConvertedFrames]:
-    """Convert the whole target into the output files, each written whole or not at all."""
+def convert_video(track: TargetTrack, swapper: FaceSwapper, p, credentials=None) -> tuple[int, ConvertedFrames]:
+    """Convert the whole target into the output files, each written whole or not at all; with C2PA signing
+    ``credentials``, both videos carry a signed manifest."""
     sink = ConvertedFrames(track, p.stills)
     with (atomic_file(paths.OUTPUT_VIDEO) as swapped, atomic_file(paths.SIDE_BY_SIDE) as pair,
           atomic_dir(paths.STILLS) as stills):
@@ -98,6 +100,9 @@ def convert_video(track: TargetTrack, swapper: FaceSwapper, p) -> tuple[int, Con
         frames = convert_stream(cli.progress(video.decode(track.video, track.info), "output", len(track.faces)),
                                 track.placements(), swapper, sink.write)
         sink.close()
+        if credentials:
+            for path, name in ((swapped, paths.OUTPUT_VIDEO.name), (pair, paths.SIDE_BY_SIDE.name)):
+                sign_in_place(path, name, p.disclosure_text, credentials)
     return frames, sink
 
 
@@ -128,11 +133,12 @@ def log_on_training_run(metrics: dict) -> None:
 
 def main() -> None:
     p = params.load("output")
+    credentials = signing_files()  # a wrong setting stops here, before any work
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
     swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather,
                                                                 p.colour_smoothing))
-    frames, converted = convert_video(track, swapper, p)
+    frames, converted = convert_video(track, swapper, p, credentials)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {
         "frames": frames,
@@ -141,6 +147,7 @@ def main() -> None:
         "coverage": round(swapped / with_face, 4) if with_face else 0.0,
         "swaps_on_frames_without_face": converted.counts["changed_without_face"],
         "audio": track.info.has_audio,
+        "c2pa_signed": credentials is not None,
         **steadiness(track),
         **reconstruction_ssim(autoencoder),
         **identity_shift(converted.swapped_faces, *(person_embedding(side) for side in ("source", "target"))),
