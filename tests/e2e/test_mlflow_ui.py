@@ -8,11 +8,12 @@ import time
 
 import pytest
 
+from faceswap.train.loop import PREVIEW_TILE
 from tests.helpers import REPO, free_port, model_project, run_stage, wait_for_http
 
 pytestmark = pytest.mark.slow
 SCREENSHOT = REPO / "tests/screenshots/mlflow-two-attempts.png"
-PREVIEW_WIDTH = 3 * 64  # a face, its reconstruction, its swap
+PREVIEW_WIDTH = 3 * PREVIEW_TILE  # a face, its reconstruction, its swap, the 64 px faces enlarged to 128
 
 
 @pytest.fixture
@@ -72,6 +73,8 @@ def test_two_attempts_stand_side_by_side_with_curves_and_previews(tmp_path, alig
     experiment = client.get_experiment_by_name("faceswap")
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(run.data.params["model.learning_rate"] for run in runs) == ["0.0005", "0.002"]
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert len({run.info.run_name for run in runs}) == 2
 
     browser.get(f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?compareRunsMode=CHART")
 
