@@ -51,8 +51,8 @@ class ConvertedFrames:
     counted and measured on the way (frames changed with and without a face, the swapped faces' identity, how
     faithfully each swapped face keeps the target's expression, pose, sharpness and colour)."""
 
-    def __init__(self, track: TargetTrack, stills_count: int):
-        self.track = track
+    def __init__(self, track: TargetTrack, stills_count: int, label: Label):
+        self.track, self.label = track, label
         self.stills = still_frames(track.with_face, stills_count)
         self.measured = identity_frames(track.with_face)
         self.embedder, self.swapped_faces = FaceEmbedder(), []
@@ -61,7 +61,7 @@ class ConvertedFrames:
 
     def open(self, swapped_file, pair_file, stills_folder, p) -> None:
         info, target = self.track.info, self.track.video
-        self.label, metadata = Label(p.disclosure_text, p.disclosure_corner), container_metadata(p.disclosure_text)
+        metadata = container_metadata(p.disclosure_text)
         self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec, metadata)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         pair_height, pair_width = side_by_side(blank, blank).shape[:2]
@@ -90,10 +90,11 @@ class ConvertedFrames:
         self.pair_encoder.close()
 
 
-def convert_video(track: TargetTrack, swapper: FaceSwapper, p, credentials=None) -> tuple[int, ConvertedFrames]:
+def convert_video(track: TargetTrack, swapper: FaceSwapper, p, label: Label,
+                  credentials=None) -> tuple[int, ConvertedFrames]:
     """Convert the whole target into the output files, each written whole or not at all; with C2PA signing
     ``credentials``, both videos carry a signed manifest."""
-    sink = ConvertedFrames(track, p.stills)
+    sink = ConvertedFrames(track, p.stills, label)
     with (atomic_file(paths.OUTPUT_VIDEO) as swapped, atomic_file(paths.SIDE_BY_SIDE) as pair,
           atomic_dir(paths.STILLS) as stills):
         sink.open(swapped, pair, stills, p)
@@ -133,12 +134,12 @@ def log_on_training_run(metrics: dict) -> None:
 
 def main() -> None:
     p = params.load("output")
-    credentials = signing_files()  # a wrong setting stops here, before any work
+    label, credentials = Label(p.disclosure_text, p.disclosure_corner), signing_files()  # checked before any work
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
     swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather,
                                                                 p.colour_smoothing))
-    frames, converted = convert_video(track, swapper, p, credentials)
+    frames, converted = convert_video(track, swapper, p, label, credentials)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {
         "frames": frames,
