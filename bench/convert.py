@@ -76,7 +76,7 @@ def main() -> None:
         for architecture in ("light", "original"):
             for blend in ("alpha", "poisson"):
                 swapper = FaceSwapper(build_autoencoder(architecture), track.aligned_size,
-                                      Look(p.colour, blend, p.forehead, p.erode, p.feather))
+                                      Look(p.colour, blend, p.forehead, p.erode, p.feather, p.colour_smoothing))
                 swapper.convert(frames[:2], placements[:2])  # warm up: the first predict builds the graph
                 seconds = timed(lambda s=swapper: encode_to(out, info, p, first_frames(), s, placements), args.repeat)
                 rows.append((f"convert, {architecture} model, {blend} blend", seconds))

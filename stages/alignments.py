@@ -3,8 +3,9 @@ the alignments file.
 
 On the target, each frame's face is the one nearest the target's person (filtered recorded the distance);
 gaps of at most ``alignments.max_gap`` frames between faces are recovered by interpolating the face's points,
-and points are smoothed over time (``alignments.smoothing_window``). A stretch still without a face is a loud
-warning: it stays unswapped.
+and points are smoothed over time (``alignments.smoothing_window``), never across a hard cut between shots
+(ffmpeg's scdet over ``alignments.cut_threshold``, each frame's shot recorded in the file). A stretch still
+without a face is a loud warning: it stays unswapped.
 
 Writes ``data/alignments/<side>/``: aligned faces (``<key>.jpg``) and landmark-hull masks (``<key>.mask.png``) at
 ``alignments.size`` as tar shards (detected faces only: training material), ``index.jsonl``, and
@@ -31,6 +32,7 @@ from faceswap.faces.geometry import apply, box_in_crop, compose, crop_to_frame
 from faceswap.faces.landmarks import LandmarkModel, alignment_transform, five_points, hull_mask
 from faceswap.faces.timeseries import interpolate_gaps, jitter, smooth
 from faceswap.media.contact_sheet import write_contact_sheet
+from faceswap.media.cuts import cut_frames, shot_numbers
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
 from faceswap.media.video import read_catalogue
 
@@ -79,8 +81,9 @@ def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding:
     for index, frame in enumerate(frames):
         if frame["faces"]:
             points[index] = np.concatenate([np.reshape(frame["faces"][0][name], (n, 2)) for name, n in POINT_FIELDS])
-    recovered = set(interpolate_gaps(points, max_gap))
-    smoothed = smooth(points, window)
+    shots = [frame["shot"] for frame in frames]
+    recovered = set(interpolate_gaps(points, max_gap, shots))
+    smoothed = smooth(points, window, shots)
     for index, frame in enumerate(frames):
         if np.isnan(smoothed[index, 0, 0]):
             continue
@@ -93,8 +96,14 @@ def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding:
                      for (name, _), part in zip(POINT_FIELDS, parts)})
         face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6)
     landmarks = slice(7, None)
-    return {"jitter_landmarks_raw_px": jitter(five_points(points[:, landmarks])),
-            "jitter_landmarks_px": jitter(five_points(smoothed[:, landmarks]))}
+    return {"jitter_landmarks_raw_px": jitter(five_points(points[:, landmarks]), shots),
+            "jitter_landmarks_px": jitter(five_points(smoothed[:, landmarks]), shots)}
+
+
+def video_shots(side: str, videos: dict, threshold: float) -> dict[str, list[int]]:
+    """Each video's shot number per frame, from the hard cuts ffmpeg's scdet finds in the input video."""
+    return {name: shot_numbers(cut_frames(paths.raw(side) / entry["file"], entry["sample_rate"], threshold),
+                               entry["frames"]) for name, entry in videos.items()}
 
 
 def write_timeline(path: Path, rows: list[dict]) -> None:
@@ -122,17 +131,21 @@ def main() -> None:
     if side == "target":
         faces = wanted_faces(faces)
     videos = read_catalogue(filtered)
+    target = side == "target"  # only the target is smoothed, so only its cuts are looked for
     settings = {"aligned_size": p.size, "padding": p.padding, "max_gap": p.max_gap,
-                "smoothing_window": p.smoothing_window if side == "target" else 0}
+                "smoothing_window": p.smoothing_window if target else 0,
+                "cut_threshold": p.cut_threshold if target else None}
+    shots = video_shots(side, videos, p.cut_threshold) if target else None
     with atomic_dir(paths.stage_output("alignments", side)) as out:
         with ShardWriter(out, "faces") as shards:
             aligned = aligned_faces(filtered, faces, shards, p.size, p.padding, f"alignments@{side}")
-            document = alignments_document(side, videos, aligned, settings)
+            document = alignments_document(side, videos, aligned, settings, shots)
             steadiness = {}
-            if side == "target":  # smoothing needs the whole clip: its frames are held (about 2 KB each)
+            if target:  # smoothing needs the whole clip: its frames are held (about 2 KB each)
                 (video,) = document["videos"].values()
                 video["frames"] = list(video["frames"])
                 steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
+                steadiness["shot_cuts"] = video["frames"][-1]["shot"] if video["frames"] else 0
             statuses = write_alignments(out / paths.ALIGNMENTS_FILE, document)  # the source streams through here
         write_contact_sheet(out, paths.contact_sheet("alignments", side), f"alignments@{side}")
         summary = {**coverage(statuses), **steadiness}

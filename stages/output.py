@@ -16,8 +16,11 @@ import keras
 import mlflow
 import numpy as np
 
+from faceswap.convert.disclosure import Label, container_metadata
 from faceswap.convert.evaluation import identity_frames, identity_shift, reconstruction_ssim, side_by_side
+from faceswap.convert.fidelity import Fidelity
 from faceswap.convert.placement import TargetTrack, load_target_track, placement_series
+from faceswap.convert.provenance import sign_in_place, signing_files
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
@@ -45,22 +48,25 @@ def still_frames(with_face: list[int], count: int) -> set[int]:
 
 class ConvertedFrames:
     """Where each converted frame goes: the swapped video, the side-by-side video, the stills; and what is
-    counted and measured on the way (frames changed with and without a face, the swapped faces' identity)."""
+    counted and measured on the way (frames changed with and without a face, the swapped faces' identity, how
+    faithfully each swapped face keeps the target's expression, pose, sharpness and colour)."""
 
-    def __init__(self, track: TargetTrack, stills_count: int):
-        self.track = track
+    def __init__(self, track: TargetTrack, stills_count: int, label: Label):
+        self.track, self.label = track, label
         self.stills = still_frames(track.with_face, stills_count)
         self.measured = identity_frames(track.with_face)
         self.embedder, self.swapped_faces = FaceEmbedder(), []
+        self.fidelity = Fidelity()
         self.counts = {"swapped": 0, "changed_without_face": 0}
 
     def open(self, swapped_file, pair_file, stills_folder, p) -> None:
         info, target = self.track.info, self.track.video
-        self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec)
+        metadata = container_metadata(p.disclosure_text)
+        self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec, metadata)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         pair_height, pair_width = side_by_side(blank, blank).shape[:2]
         pair_info = video.VideoInfo(**{**info.to_dict(), "width": pair_width, "height": pair_height})
-        self.pair_encoder = video.Encoder(pair_file, pair_info, target, p.crf, p.preset, p.codec)
+        self.pair_encoder = video.Encoder(pair_file, pair_info, target, p.crf, p.preset, p.codec, metadata)
         self.stills_folder = stills_folder
 
     def write(self, index: int, original: np.ndarray, converted: np.ndarray) -> None:
@@ -68,11 +74,14 @@ class ConvertedFrames:
         has_face = index < len(self.track.faces) and self.track.faces[index] is not None
         self.counts["swapped"] += changed and has_face
         self.counts["changed_without_face"] += changed and not has_face
+        if index in self.measured:
+            self.swapped_faces.append(self.embedder.embed(converted, points_box(self.track.landmarks[index])))
+        if has_face:
+            self.fidelity.add(index, self.track.shots[index], original, converted, self.track.landmarks[index])
+        converted = self.label.draw(converted)  # on every frame: the video as a whole is a swap
         self.encoder.write(converted)
         pair = side_by_side(original, converted)
         self.pair_encoder.write(pair)
-        if index in self.measured:
-            self.swapped_faces.append(self.embedder.embed(converted, points_box(self.track.landmarks[index])))
         if index in self.stills:
             (self.stills_folder / f"frame_{index:06d}.jpg").write_bytes(encode_jpeg(pair))
 
@@ -81,9 +90,11 @@ class ConvertedFrames:
         self.pair_encoder.close()
 
 
-def convert_video(track: TargetTrack, swapper: FaceSwapper, p) -> tuple[int, ConvertedFrames]:
-    """Convert the whole target into the output files, each written whole or not at all."""
-    sink = ConvertedFrames(track, p.stills)
+def convert_video(track: TargetTrack, swapper: FaceSwapper, p, label: Label,
+                  credentials=None) -> tuple[int, ConvertedFrames]:
+    """Convert the whole target into the output files, each written whole or not at all; with C2PA signing
+    ``credentials``, both videos carry a signed manifest."""
+    sink = ConvertedFrames(track, p.stills, label)
     with (atomic_file(paths.OUTPUT_VIDEO) as swapped, atomic_file(paths.SIDE_BY_SIDE) as pair,
           atomic_dir(paths.STILLS) as stills):
         sink.open(swapped, pair, stills, p)
@@ -92,6 +103,9 @@ def convert_video(track: TargetTrack, swapper: FaceSwapper, p) -> tuple[int, Con
         video.check_frame_count(track.video, frames, len(track.faces), "as the frames stage decoded it",
                                 "it changed since: run dvc repro")
         sink.close()
+        if credentials:
+            for path, name in ((swapped, paths.OUTPUT_VIDEO.name), (pair, paths.SIDE_BY_SIDE.name)):
+                sign_in_place(path, name, p.disclosure_text, credentials)
     return frames, sink
 
 
@@ -101,9 +115,9 @@ def steadiness(track: TargetTrack) -> dict:
     landmarks = np.stack([five_points(points) if points is not None else np.full((5, 2), np.nan)
                           for points in track.landmarks]) if track.landmarks else np.zeros((0, 5, 2))
     size, padding = track.aligned_size, track.padding
-    return {"jitter_landmarks_px": jitter(landmarks),
-            "jitter_placement_raw_px": jitter(placement_series(track.raw_transforms, size, padding)),
-            "jitter_placement_px": jitter(placement_series(track.transforms, size, padding))}
+    return {"jitter_landmarks_px": jitter(landmarks, track.shots),
+            "jitter_placement_raw_px": jitter(placement_series(track.raw_transforms, size, padding), track.shots),
+            "jitter_placement_px": jitter(placement_series(track.transforms, size, padding), track.shots)}
 
 
 def log_on_training_run(metrics: dict) -> None:
@@ -122,10 +136,12 @@ def log_on_training_run(metrics: dict) -> None:
 
 def main() -> None:
     p = params.load("output")
+    label, credentials = Label(p.disclosure_text, p.disclosure_corner), signing_files()  # checked before any work
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-    swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather))
-    frames, converted = convert_video(track, swapper, p)
+    swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather,
+                                                                p.colour_smoothing))
+    frames, converted = convert_video(track, swapper, p, label, credentials)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {
         "frames": frames,
@@ -134,9 +150,11 @@ def main() -> None:
         "coverage": round(swapped / with_face, 4) if with_face else 0.0,
         "swaps_on_frames_without_face": converted.counts["changed_without_face"],
         "audio": track.info.has_audio,
+        "c2pa_signed": credentials is not None,
         **steadiness(track),
         **reconstruction_ssim(autoencoder),
         **identity_shift(converted.swapped_faces, *(person_embedding(side) for side in ("source", "target"))),
+        **converted.fidelity.summary(),
     }
     write_json(paths.metrics("output"), metrics)
     log_on_training_run(metrics)

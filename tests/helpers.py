@@ -89,6 +89,26 @@ def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
                     "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
 
 
+def container_tags(path) -> dict[str, str]:
+    """A video file's global metadata as ``ffmpeg -i`` prints it."""
+    from faceswap.media import video
+
+    text = subprocess.run([video.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    block = text.split("Metadata:", 1)[1].split("Duration:", 1)[0]
+    return {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in block.splitlines())
+            if value}
+
+
+def blur_face(frame, points):
+    """A deliberately bad swap: the frame with the face inside the hull of its landmarks blurred (sigma 4 px)."""
+    import cv2
+    import numpy as np
+
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 255)
+    return np.where(mask[..., None] > 0, cv2.GaussianBlur(frame, (0, 0), 4), frame)
+
+
 def set_params(root: Path, changes: dict) -> None:
     data = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in changes.items():

@@ -33,16 +33,28 @@ def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray, mode
     if mode == "none" or inside.sum() < 16:
         return face.astype(np.float32)
     if mode == "lab":
-        lab_face = cv2.cvtColor(face, cv2.COLOR_BGR2LAB).astype(np.float32)
-        lab_ref = cv2.cvtColor(reference, cv2.COLOR_BGR2LAB).astype(np.float32)
-        f, r = lab_face[inside], lab_ref[inside]
-        lab = (lab_face - f.mean(0)) * (r.std(0) / np.maximum(f.std(0), 1e-3)) + r.mean(0)
-        return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR).astype(np.float32)
+        return apply_lab(face, lab_correction(face, reference, inside))
     out = np.empty(face.shape, np.float32)
     for channel in range(3):
         out[..., channel] = _match_histogram(face[..., channel], reference[..., channel][inside],
                                              face[..., channel][inside])
     return out
+
+
+def lab_correction(face: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``(2, 3)``: the gain and offset of each L*a*b* channel that give the face, inside the mask, the mean and
+    spread of the reference's. Linear, so that corrections of neighbouring frames can be averaged."""
+    f = cv2.cvtColor(np.clip(face, 0, 255).astype(np.uint8), cv2.COLOR_BGR2LAB).astype(np.float32)[inside]
+    r = cv2.cvtColor(reference, cv2.COLOR_BGR2LAB).astype(np.float32)[inside]
+    gain = r.std(0) / np.maximum(f.std(0), 1e-3)
+    return np.stack([gain, r.mean(0) - f.mean(0) * gain])
+
+
+def apply_lab(face: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """The face with a ``lab_correction`` applied, as float BGR."""
+    lab = cv2.cvtColor(np.clip(face, 0, 255).astype(np.uint8), cv2.COLOR_BGR2LAB).astype(np.float32)
+    lab = lab * correction[0] + correction[1]
+    return cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR).astype(np.float32)
 
 
 def _match_histogram(channel: np.ndarray, reference: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from faceswap.train.networks import swap_model
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
 IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face
+SAME_PERSON = 0.6  # dlib's embedding distance under which two faces are the same person
 
 
 def side_by_side(original: np.ndarray, swapped: np.ndarray) -> np.ndarray:
@@ -69,7 +70,8 @@ def identity_frames(with_face: list[int]) -> set[int]:
 
 def identity_shift(embeddings: list[np.ndarray], source: np.ndarray | None, target: np.ndarray | None) -> dict:
     """How far the swapped faces are from each side's person (dlib embedding distance; under 0.6 is
-    the same person by dlib's threshold), and the share of swapped faces nearer the source than the target."""
+    the same person by dlib's threshold), the share of swapped faces nearer the source than the target, and the
+    share verified as the source (within dlib's same-person distance of it)."""
     if not embeddings or source is None or target is None:
         return {}
     faces = np.stack(embeddings)
@@ -78,4 +80,5 @@ def identity_shift(embeddings: list[np.ndarray], source: np.ndarray | None, targ
     return {"identity_distance_to_source": round(float(to_source.mean()), 4),
             "identity_distance_to_target": round(float(to_target.mean()), 4),
             "identity_share_nearer_source": round(float((to_source < to_target).mean()), 4),
+            "identity_verified_source": round(float((to_source < SAME_PERSON).mean()), 4),
             "identity_faces_measured": len(embeddings)}

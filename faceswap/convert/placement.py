@@ -2,7 +2,7 @@
 
 A similarity transform ``[[a, -b, tx], [b, a, ty]]`` is linear in (a, b, tx, ty), so averaging those four
 numbers over neighbouring frames averages scale, rotation and position together. Smoothing never reaches
-across a frame without a face: a cut or a gap starts a new run.
+across a frame without a face or a shot cut (recorded in the alignments file): either starts a new run.
 """
 
 from dataclasses import dataclass
@@ -11,20 +11,20 @@ from pathlib import Path
 import numpy as np
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import first_faces, read_alignments
+from faceswap.faces.alignments_file import first_faces, frame_shots, read_alignments
 from faceswap.faces.geometry import apply
 from faceswap.faces.landmarks import canonical_points
 from faceswap.faces.timeseries import moving_average
 from faceswap.media.video import VideoInfo, read_catalogue
 
 
-def smooth_transforms(transforms: list[np.ndarray | None], window: int) -> list[np.ndarray | None]:
-    """Average each frame's transform with those up to ``window`` frames either side, within its run."""
+def smooth_transforms(transforms: list[np.ndarray | None], window: int, shots=None) -> list[np.ndarray | None]:
+    """Average each frame's transform with those up to ``window`` frames either side, within its run and shot."""
     if window <= 0:
         return list(transforms)
     series = np.array([[t[0, 0], t[1, 0], t[0, 2], t[1, 2]] if t is not None else [np.nan] * 4
                        for t in transforms]).reshape(-1, 4)
-    smoothed = moving_average(series, window)
+    smoothed = moving_average(series, window, shots)
     return [None if t is None else np.array([[a, -b, tx], [b, a, ty]])
             for t, (a, b, tx, ty) in zip(transforms, smoothed, strict=True)]
 
@@ -45,14 +45,15 @@ def placement_series(transforms: list[np.ndarray | None], size: int, padding: fl
 @dataclass
 class TargetTrack:
     """The target video and where its face is in each frame, as conversion needs them: per frame the face of
-    the alignments file (None where there is none), its transform as recorded and smoothed over
-    ``output.smooth_frames``, and its 68 landmarks."""
+    the alignments file (None where there is none), its shot, its transform as recorded and smoothed over
+    ``output.smooth_frames`` within the shot, and its 68 landmarks."""
 
     video: Path
     info: VideoInfo
     aligned_size: int
     padding: float
     faces: list[dict | None]
+    shots: list[int]
     raw_transforms: list[np.ndarray | None]
     transforms: list[np.ndarray | None]
     landmarks: list[np.ndarray | None]
@@ -61,18 +62,19 @@ class TargetTrack:
     def with_face(self) -> list[int]:
         return [index for index, face in enumerate(self.faces) if face]
 
-    def placements(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """What the swapper takes per frame: the smoothed transform and the landmarks."""
-        return [None if t is None else (t, points) for t, points in zip(self.transforms, self.landmarks, strict=True)]
+    def placements(self) -> list[tuple[np.ndarray, np.ndarray, int] | None]:
+        """What the swapper takes per frame: the smoothed transform, the landmarks and the shot."""
+        return [None if t is None else (t, points, shot)
+                for t, points, shot in zip(self.transforms, self.landmarks, self.shots, strict=True)]
 
 
 def load_target_track(smooth_frames: int) -> TargetTrack:
     """The target's video, its catalogue entry and its alignments file, read and checked."""
     (name, entry), = read_catalogue(paths.stage_output("frames", "target")).items()
     document = read_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE)
-    faces = first_faces(document, name)
+    faces, shots = first_faces(document, name), frame_shots(document, name)
     raw = [np.array(face["transform"]) if face else None for face in faces]
     return TargetTrack(video=paths.raw("target") / entry["file"], info=VideoInfo.as_decoded(entry),
-                       aligned_size=document["aligned_size"], padding=document["padding"], faces=faces,
-                       raw_transforms=raw, transforms=smooth_transforms(raw, smooth_frames),
+                       aligned_size=document["aligned_size"], padding=document["padding"], faces=faces, shots=shots,
+                       raw_transforms=raw, transforms=smooth_transforms(raw, smooth_frames, shots),
                        landmarks=[np.array(face["landmarks_68"]) if face else None for face in faces])

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from faceswap.convert.blend import face_mask, match_colour, paste
+from faceswap.convert.blend import apply_lab, face_mask, lab_correction, match_colour, paste
 from faceswap.faces.geometry import apply
 from faceswap.train.networks import swap_model
 
@@ -19,6 +19,24 @@ class Look:
     forehead: float
     erode: int
     feather: int
+    colour_smoothing: int  # lab: the colour correction averaged over about this many frames of a shot
+
+
+class ColourMemory:
+    """The ``lab`` colour correction carried from frame to frame within a shot: an exponential moving average
+    with a span of ``frames`` (0: each frame on its own). The generated face's colours change a little from
+    frame to frame, and matching each frame alone makes them flicker; a cut or a frame without a face starts
+    afresh, so a new shot's light is taken at once."""
+
+    def __init__(self, frames: int):
+        self.weight = 2 / (frames + 1) if frames > 0 else 1.0
+        self.last = None  # (frame, shot, correction)
+
+    def smooth(self, frame: int, shot: int, correction: np.ndarray) -> np.ndarray:
+        if self.weight < 1 and self.last is not None and self.last[:2] == (frame - 1, shot):
+            correction = self.last[2] + self.weight * (correction - self.last[2])
+        self.last = (frame, shot, correction)
+        return correction
 
 
 class FaceSwapper:
@@ -29,21 +47,26 @@ class FaceSwapper:
         self.size = autoencoder.input_shape[0][1]
         self.scale = self.size / aligned_size  # alignments may be stored at another size than the model's input
         self.look = look
+        self.colour = ColourMemory(look.colour_smoothing)
 
-    def convert(self, frames: list[np.ndarray], placements: list[tuple[np.ndarray, np.ndarray] | None]):
-        """Swap the face of each frame whose placement (transform, 68 landmarks, in frame pixels) is given."""
-        jobs = [(i, transform * self.scale, landmarks) for i, placement in enumerate(placements)
-                if placement is not None for transform, landmarks in [placement]]
+    def convert(self, frames: list[np.ndarray], placements: list[tuple | None], start: int = 0):
+        """Swap the face of each frame whose placement (transform, 68 landmarks in frame pixels, shot) is given;
+        ``frames`` are frames ``start``, ``start + 1``, ... of the video, converted in order."""
+        jobs = [(i, transform * self.scale, landmarks, shot) for i, placement in enumerate(placements)
+                if placement is not None for transform, landmarks, shot in [placement]]
         if not jobs:
             return list(frames)
         aligned = np.stack([cv2.warpAffine(frames[i], transform, (self.size, self.size), flags=cv2.INTER_AREA)
-                            for i, transform, _ in jobs])
+                            for i, transform, _, _ in jobs])
         generated = np.asarray(self.swap.predict_on_batch(aligned.astype(np.float32) / 255.0)) * 255.0
         out = list(frames)
         look = self.look
-        for (i, transform, landmarks), face, original in zip(jobs, generated, aligned):
+        for (i, transform, landmarks, shot), face, original in zip(jobs, generated, aligned):
             mask = face_mask(apply(transform, landmarks), self.size, look.forehead, look.erode, look.feather)
-            face = match_colour(face, original, mask, look.colour)
+            if look.colour == "lab" and (mask > 0.5).sum() >= 16:
+                face = apply_lab(face, self.colour.smooth(start + i, shot, lab_correction(face, original, mask > 0.5)))
+            else:
+                face = match_colour(face, original, mask, look.colour)
             out[i] = paste(frames[i], face, mask, transform, look.blend)
         return out
 
@@ -57,7 +80,7 @@ def convert_stream(frames, placements: list, swapper: FaceSwapper, sink, batch_s
     def flush():
         start = count - len(batch)
         wanted = [placements[i] if i < len(placements) else None for i in range(start, count)]
-        for offset, (original, converted) in enumerate(zip(batch, swapper.convert(batch, wanted))):
+        for offset, (original, converted) in enumerate(zip(batch, swapper.convert(batch, wanted, start))):
             sink(start + offset, original, converted)
         batch.clear()
 

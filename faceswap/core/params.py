@@ -77,6 +77,7 @@ SCHEMA = {
         "max_gap": (int, AT_LEAST_0),  # target: gaps of at most this many frames between faces are interpolated
         "smoothing_window": (int, Range(0, odd_or_zero=True)),  # target: Savitzky-Golay window over frames for
         # landmarks (0: off)
+        "cut_threshold": (float, Range(0, 100)),  # target: ffmpeg scdet score from which a new shot starts
     },
     "model": {
         "architecture": str,  # light, original or gpu128 (networks.py)
@@ -97,12 +98,15 @@ SCHEMA = {
         "crf": (int, Range(0, 51)),  # quality: lower is better and larger
         "preset": PRESETS,  # encoder speed preset
         "colour": ("lab", "histogram", "none"),  # how the new face's colours are matched to the target's
+        "colour_smoothing": (int, AT_LEAST_0),  # lab: frames the colour correction is averaged over in a shot (0: off)
         "blend": ("alpha", "poisson"),  # feathered alpha, or Poisson (cv2.seamlessClone)
         "forehead": (float, SHARE),  # the mask reaches this share of the brow-to-chin height above the brows
         "erode": (int, AT_LEAST_0),  # px (at the model's size) the mask shrinks by
         "feather": (int, AT_LEAST_0),  # blur radius (px at the model's size) softening the mask edge
         "smooth_frames": (int, AT_LEAST_0),  # placement averaged over this many frames either side; 0 is off
         "stills": (int, AT_LEAST_0),  # before/after stills written to data/output/stills
+        "disclosure_text": str,  # the visible label on every output frame (the metadata says it too)
+        "disclosure_corner": ("bottom-right", "bottom-left", "top-right", "top-left", "off"),  # off: no label
     },
 }
 

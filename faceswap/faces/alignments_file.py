@@ -1,17 +1,20 @@
 """The alignments file: per video, every frame with the faces found in it, readable with json alone.
 
-Schema (version 2), documented in README.md, "Alignments file"::
+Schema (version 3), documented in README.md, "Alignments file"::
 
-    {"schema": "faceswap-pipeline/alignments", "version": 2, "side": "target",
+    {"schema": "faceswap-pipeline/alignments", "version": 3, "side": "target",
      "aligned_size": 64, "padding": 0.15, "template_5": [[x, y] x 5], "max_gap": 12, "smoothing_window": 5,
+     "cut_threshold": 5.0,
      "videos": {"<video>": {"rate": "24000/1001", "width": 640, "height": 360, "frame_count": 472,
-                            "frames": [{"frame": 0, "status": "detected" | "recovered" | "missing",
+                            "frames": [{"frame": 0, "shot": 0, "status": "detected" | "recovered" | "missing",
                                         "faces": [{"key", "source", "box", "score", "identity_distance",
                                                    "landmarks_5", "landmarks_68", "transform"}]}]}}}
 
 ``transform`` is the 2x3 matrix taking frame pixels to the aligned face. Version 2 added the status
-"recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``. ``write_alignments``
-writes it and ``read_alignments`` reads it back, checking the schema and version: every consumer reads it there.
+"recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``; version 3 each frame's
+``shot`` (counted from 0, one more after each hard cut). ``write_alignments`` writes it and ``read_alignments``
+reads it back, checking the schema and version: every consumer reads it there. Version 2 is still read, as a
+video with no cut known.
 """
 
 import json
@@ -27,29 +30,34 @@ from faceswap.faces.timeseries import runs
 from faceswap.media.imageset import plain
 
 SCHEMA = "faceswap-pipeline/alignments"
-VERSION = 2
+VERSION = 3
+READABLE_VERSIONS = (2, 3)  # version 2 has no shots: read as one shot per video
 FACE_FIELDS = ("key", "box", "score", "identity_distance", "landmarks_5", "landmarks_68", "transform")
 STATUS_CODES = {"missing": 0, "recovered": 1, "detected": 2}  # the timeline plot's y axis
 
 
-def alignments_document(side: str, videos: dict, faces: Iterable[dict], settings: dict) -> dict:
+def alignments_document(side: str, videos: dict, faces: Iterable[dict], settings: dict,
+                        shots: dict[str, list[int]] | None = None) -> dict:
     """Lay aligned faces out frame by frame; a frame with no face gets status "missing", never a gap.
 
     ``faces`` come in index order, video by video (in the order of ``videos``) and frame by frame. Each video's
     ``frames`` is a generator that takes faces as it goes, so ``write_alignments`` writes a feature film's
     file without holding it; ``list()`` it to change frames first. ``settings`` are the alignments params
-    recorded in the file (aligned_size, padding, max_gap, ...).
+    recorded in the file (aligned_size, padding, max_gap, ...); ``shots`` each video's shot number per frame
+    (none given: one shot).
     """
     faces, names = iter(faces), list(videos)
     upcoming = [next(faces, None)]  # the next face not yet placed
 
     def frames(name: str, count: int) -> Iterator[dict]:
+        numbers = (shots or {}).get(name) or [0] * count
         for index in range(count):
             found = []
             while upcoming[0] is not None and (upcoming[0]["video"], upcoming[0]["frame"]) == (name, index):
                 found.append({"source": "detected", **{k: upcoming[0][k] for k in FACE_FIELDS}})
                 upcoming[0] = next(faces, None)
-            yield {"frame": index, "status": "detected" if found else "missing", "faces": found}
+            yield {"frame": index, "shot": numbers[index], "status": "detected" if found else "missing",
+                   "faces": found}
         if upcoming[0] is not None and upcoming[0]["video"] not in names[names.index(name) + 1:]:
             raise ValueError(f"alignments: face {upcoming[0]['key']} is out of order, or past the last frame "
                              f"of its video (video {name} has {count})")
@@ -129,9 +137,9 @@ def read_alignments(path: Path) -> dict:
         raise UserError(f"{path}: not valid JSON ({error}); {remake}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise UserError(f"{path}: not an alignments file (no schema {SCHEMA!r}); {remake}")
-    if document.get("version") != VERSION:
-        raise UserError(f"{path}: alignments version {document.get('version')!r}, this code reads version {VERSION}; "
-                        f"{remake}")
+    if document.get("version") not in READABLE_VERSIONS:
+        raise UserError(f"{path}: alignments version {document.get('version')!r}, this code reads versions "
+                        f"{' and '.join(map(str, READABLE_VERSIONS))}; {remake}")
     missing = [key for key in ("side", "aligned_size", "padding", "videos") if key not in document]
     if missing:
         raise UserError(f"{path}: lacks {', '.join(missing)}; {remake}")
@@ -142,3 +150,8 @@ def first_faces(document: dict, video: str) -> list[dict | None]:
     """The first face of each frame of one video, None where the frame has none: on the target, the one face
     conversion swaps."""
     return [frame["faces"][0] if frame["faces"] else None for frame in document["videos"][video]["frames"]]
+
+
+def frame_shots(document: dict, video: str) -> list[int]:
+    """Each frame's shot in one video; a version 2 file knows of no cut: one shot."""
+    return [frame.get("shot", 0) for frame in document["videos"][video]["frames"]]

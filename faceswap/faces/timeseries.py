@@ -3,9 +3,11 @@
 Series are arrays with frames first, ``(frames, ...)``, NaN where a frame has no face (points are
 ``(frames, points, 2)``). A face lost for a few frames (a hand in front, motion blur) is recovered from its
 neighbours instead of flickering back to the original; a landmark or a placement that jitters by a pixel or two
-between frames makes the swapped face shimmer. Nothing here reaches across a frame without a face: a cut or a
-gap starts a new run.
+between frames makes the swapped face shimmer. Nothing here reaches across a frame without a face or across a
+shot cut: ``shots`` (each frame's shot number, from the alignments file; None: no cut known) splits the runs.
 """
+
+from itertools import pairwise
 
 import numpy as np
 
@@ -15,23 +17,36 @@ def present(series: np.ndarray) -> np.ndarray:
     return ~np.isnan(np.asarray(series, np.float64).reshape(len(series), -1)[:, 0])
 
 
-def runs(flags) -> list[range]:
-    """The stretches of consecutive true values of a sequence of booleans, e.g. frames with a face."""
+def runs(flags, shots=None) -> list[range]:
+    """The stretches of consecutive true values of a sequence of booleans, e.g. frames with a face; a stretch
+    ends where the shot changes."""
     edges = np.diff(np.concatenate([[0], np.asarray(flags, bool).astype(np.int8), [0]]))
-    return [range(start, stop) for start, stop in
-            zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)]
+    stretches = [range(start, stop) for start, stop in
+                 zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)]
+    if shots is None:
+        return stretches
+    cuts = np.flatnonzero(np.diff(np.asarray(shots))) + 1  # the first frame of each shot after the first
+    return [range(start, stop) for stretch in stretches
+            for start, stop in pairwise([stretch.start, *cuts[(cuts > stretch.start) & (cuts < stretch.stop)].tolist(),
+                                         stretch.stop])]
 
 
-def interpolate_gaps(points: np.ndarray, max_gap: int) -> list[int]:
-    """Fill, in place, each gap of at most ``max_gap`` frames that has a face on both sides, linearly.
+def same_shot(shots, first: int, last: int) -> bool:
+    """Whether frames ``first`` and ``last`` lie in one shot (always, when no cut is known)."""
+    return shots is None or shots[first] == shots[last]
 
-    Returns the frames filled. Gaps at the start or end of a video, or longer, stay NaN: guessing there
-    would put a face where there may be none.
+
+def interpolate_gaps(points: np.ndarray, max_gap: int, shots=None) -> list[int]:
+    """Fill, in place, each gap of at most ``max_gap`` frames that has a face on both sides in the same shot,
+    linearly.
+
+    Returns the frames filled. Gaps at the start or end of a video, longer ones, or ones with a cut in them,
+    stay NaN: guessing there would put a face where there may be none.
     """
     filled = []
     for gap in runs(~present(points)):
         start, stop = gap.start, gap.stop
-        if start == 0 or stop == len(points) or stop - start > max_gap:
+        if start == 0 or stop == len(points) or stop - start > max_gap or not same_shot(shots, start - 1, stop):
             continue
         weights = (np.arange(start, stop) - (start - 1)) / (stop - start + 1)
         points[start:stop] = points[start - 1] + weights[:, None, None] * (points[stop] - points[start - 1])
@@ -46,8 +61,9 @@ def savgol_weights(window: int) -> np.ndarray:
     return positions @ np.linalg.pinv(positions)
 
 
-def smooth(points: np.ndarray, window: int) -> np.ndarray:
-    """Savitzky-Golay (quadratic) over each run of frames with a face; runs shorter than ``window`` are kept.
+def smooth(points: np.ndarray, window: int, shots=None) -> np.ndarray:
+    """Savitzky-Golay (quadratic) over each run of frames with a face within a shot; runs shorter than
+    ``window`` are kept.
 
     A quadratic fit follows real motion (a head turn) while flattening frame-to-frame noise. ``window`` <= 2
     turns smoothing off. The first and last ``window // 2`` frames of a run take the fit of the run's first
@@ -58,7 +74,7 @@ def smooth(points: np.ndarray, window: int) -> np.ndarray:
         return out
     window |= 1  # odd
     half, weights = window // 2, savgol_weights(window)
-    for stretch in runs(present(points)):
+    for stretch in runs(present(points), shots):
         start, stop = stretch.start, stretch.stop
         if stop - start < window:
             continue
@@ -70,24 +86,29 @@ def smooth(points: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def moving_average(series: np.ndarray, window: int) -> np.ndarray:
-    """Each frame's values averaged with those up to ``window`` frames either side, within its run; 0 is off."""
+def moving_average(series: np.ndarray, window: int, shots=None) -> np.ndarray:
+    """Each frame's values averaged with those up to ``window`` frames either side, within its run (and shot);
+    0 is off."""
     out = np.array(series, np.float64)
     if window <= 0:
         return out
-    for run in runs(present(series)):
+    for run in runs(present(series), shots):
         values = out[run.start:run.stop].copy()
         for offset in range(len(run)):
             out[run.start + offset] = values[max(0, offset - window):offset + window + 1].mean(0)
     return out
 
 
-def jitter(points: np.ndarray) -> float | None:
+def jitter(points: np.ndarray, shots=None) -> float | None:
     """The shake of points over time: their mean frame-to-frame acceleration ``|p[t-1] - 2 p[t] + p[t+1]|`` in px,
-    over every point and every frame inside a run of three or more. Steady or uniform motion scores 0, noise
-    high. None when no frame has a face on both sides. The pipeline measures it on the five points (eye
-    centres, nose tip, mouth corners) wherever it reports a ``jitter_*`` figure, so those figures compare."""
+    over every point and every frame inside a run of three or more within a shot (a cut is no shake). Steady
+    or uniform motion scores 0, noise high. None when no frame has a face on both sides. The pipeline measures
+    it on the five points (eye centres, nose tip, mouth corners) wherever it reports a ``jitter_*`` figure, so
+    those figures compare."""
     points = np.asarray(points, np.float64)
     acceleration = np.linalg.norm(points[:-2] - 2 * points[1:-1] + points[2:], axis=-1)
+    if shots is not None and len(acceleration):
+        shots = np.asarray(shots)
+        acceleration[shots[:-2] != shots[2:]] = np.nan
     acceleration = acceleration[~np.isnan(acceleration).any(axis=1)]
     return round(float(acceleration.mean()), 3) if len(acceleration) else None

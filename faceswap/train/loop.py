@@ -50,10 +50,14 @@ def faces_fingerprint(folders: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+PREVIEW_TILE = 128  # px: the smallest tile in which an eye or a mouth can be judged in the MLflow UI
+
+
 def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
     """An RGB uint8 grid: rows of target faces (original, as target, as source) then of source faces
-    (original, as source, as target). The middle column shows learning, the last one the swap. The models are
-    called directly: a few faces, and no new predict function traced for each preview."""
+    (original, as source, as target). The middle column shows learning, the last one the swap. Faces smaller
+    than PREVIEW_TILE are enlarged to it (bicubic). The models are called directly: a few faces, and no new
+    predict function traced for each preview."""
     to_target, to_source = swap_model(autoencoder, "target"), swap_model(autoencoder, "source")
     rows = []
     for faces, own, other in ((target, to_target, to_source), (source, to_source, to_target)):
@@ -61,6 +65,9 @@ def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndar
         columns = [x, *(keras.ops.convert_to_numpy(decode(x, training=False)) for decode in (own, other))]
         rows += [np.hstack([c[i] for c in columns]) for i in range(len(x))]
     grid = (np.clip(np.vstack(rows), 0, 1) * 255).astype(np.uint8)
+    scale = math.ceil(PREVIEW_TILE / target.shape[1])
+    if scale > 1:
+        grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
 
 

@@ -5,6 +5,7 @@ import platform
 import shutil
 import socket
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -16,6 +17,8 @@ from faceswap.core.git import git
 from faceswap.core.paths import PIPELINE_FILES
 
 EXPERIMENT = "faceswap"
+# MLflow 3 opens an experiment without this tag in its GenAI view (traces, token usage); with it, on training runs
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def tracking_uri() -> str:
@@ -24,8 +27,22 @@ def tracking_uri() -> str:
 
 
 def setup() -> None:
+    """Point MLflow at the tracking store and the experiment, tagged as one of training runs."""
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    experiment = mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    for key, value in EXPERIMENT_KIND.items():
+        if experiment.tags.get(key) != value:
+            mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
+
+
+def attempt_name() -> str:
+    """What the attempt is called: the DVC experiment's name under ``dvc exp run``, the EC2 attempt's id on an
+    instance ``python -m cloud`` launched, else the time (UTC) and the short commit, as cloud attempts are named."""
+    for variable in ("DVC_EXP_NAME", "ATTEMPT"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    commit = git_tags()["git_commit"]
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{commit[:7] if commit != 'unknown' else 'nogit'}"
 
 
 def machine() -> str:
@@ -71,14 +88,15 @@ def dvc_input_tags(stage: str) -> dict:
 
 
 def start_run(run_id: str | None):
-    """Resume MLflow run ``run_id`` when this tracking store has it, else start a new one."""
+    """Resume MLflow run ``run_id`` when this tracking store has it, else start a new one named after the
+    attempt."""
     if run_id:
         try:
             mlflow.tracking.MlflowClient().get_run(run_id)
             return mlflow.start_run(run_id=run_id)
         except mlflow.exceptions.MlflowException:
             pass
-    return mlflow.start_run()
+    return mlflow.start_run(run_name=attempt_name())
 
 
 def mark_process() -> None:

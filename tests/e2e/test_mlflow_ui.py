@@ -5,11 +5,15 @@ import time
 
 import pytest
 
+from faceswap.train.loop import PREVIEW_TILE
 from tests.helpers import SCREENSHOTS, model_project, run_stage
 
 pytestmark = pytest.mark.slow
 SCREENSHOT = SCREENSHOTS / "mlflow-two-attempts.png"
-PREVIEW_WIDTH = 3 * 64  # a face, its reconstruction, its swap
+PREVIEW_WIDTH = 3 * PREVIEW_TILE  # a face, its reconstruction, its swap, the 64 px faces enlarged to 128
+# The chart card shows MLflow's thumbnail (at most 256 px a side) of the grid's 2 + 2 rows; a click shows it whole
+THUMBNAIL_WIDTH = PREVIEW_WIDTH * 256 // (4 * PREVIEW_TILE)
+FULL_SIZE = SCREENSHOTS / "mlflow-preview-full-size.png"
 
 
 def wait_until(condition, what: str, seconds: float = 60):
@@ -34,6 +38,8 @@ def test_two_attempts_stand_side_by_side_with_curves_and_previews(tmp_path, alig
     experiment = client.get_experiment_by_name("faceswap")
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(run.data.params["model.learning_rate"] for run in runs) == ["0.0005", "0.002"]
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert len({run.info.run_name for run in runs}) == 2
 
     browser.get(f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?compareRunsMode=CHART")
 
@@ -48,15 +54,20 @@ def test_two_attempts_stand_side_by_side_with_curves_and_previews(tmp_path, alig
     wait_until(lambda: all(legend in page_text() for legend in legends), "both runs' loss_target curves")
     browser.execute_script("arguments[0].scrollIntoView()", browser.find_element("xpath", "//*[text()='preview']"))
 
-    def previews_shown():
+    def shown(width):
         widths = browser.execute_script("return Array.from(document.images).filter(i => i.complete)"
                                         ".map(i => i.naturalWidth)")
-        return widths.count(PREVIEW_WIDTH) >= len(runs)
+        return widths.count(width)
 
-    wait_until(previews_shown, "a preview image of each run")
-    browser.execute_script("Array.from(document.images).find(i => i.naturalWidth === arguments[0])"
-                           ".scrollIntoView({block: 'center'})", PREVIEW_WIDTH)  # the card lists params first
+    wait_until(lambda: shown(THUMBNAIL_WIDTH) >= len(runs), "a preview image of each run")
+    thumbnail = browser.execute_script("return Array.from(document.images).find(i => i.naturalWidth === arguments[0])",
+                                       THUMBNAIL_WIDTH)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", thumbnail)  # params come first
     time.sleep(1)  # let the charts finish drawing before the picture is taken
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
     print(f"screenshot: {SCREENSHOT}")
+    thumbnail.click()  # the preview whole, its faces at 128 px
+    wait_until(lambda: shown(PREVIEW_WIDTH) >= 1, "the preview at full size")
+    time.sleep(1)
+    assert browser.save_screenshot(str(FULL_SIZE))

@@ -93,7 +93,7 @@ def test_sample_target_full_coverage_then_gaps_recovered_or_reported(project, me
     assert 0 < metrics["jitter_landmarks_px"] < metrics["jitter_landmarks_raw_px"]
     assert "NO FACE" not in stderr["alignments"]
     document = load("data/alignments/target/alignments.json")
-    assert document["version"] == 2
+    assert document["version"] == 3
     frames = document["videos"]["target"]["frames"]
     assert [f["frame"] for f in frames] == list(range(472))
     assert all(f["faces"][0]["identity_distance"] < 0.6 for f in frames)

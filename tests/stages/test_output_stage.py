@@ -3,11 +3,13 @@ out as they went in, the face frames change, and the metrics count only frames w
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
+from faceswap.convert.disclosure import DIGITAL_SOURCE_TYPE, Label
 from faceswap.media import video
-from tests.helpers import copy_project, run_stage, set_params, trim
+from tests.helpers import blur_face, container_tags, copy_project, run_stage, set_params, trim
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +36,19 @@ def converted(tmp_path_factory, media):
     return root
 
 
-def test_frames_without_a_face_pass_unchanged(converted):
+def outside_the_label(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The frames with the disclosure label's band blacked out (the label is on every frame)."""
+    (left, top, right, bottom), *_ = Label("AI-generated face swap", "bottom-right").layout(*frames[0].shape[:2])
+    out = [frame.copy() for frame in frames]
+    for frame in out:
+        frame[top:bottom, left:right] = 0
+    return out
+
+
+def test_frames_without_a_face_pass_unchanged_but_for_the_label(converted):
     target, output = converted / "data/raw/target/target.mp4", converted / "data/output/swapped.mp4"
-    frames_in = list(video.decode(target, video.probe(target)))
-    frames_out = list(video.decode(output, video.probe(output)))
+    frames_in = outside_the_label(list(video.decode(target, video.probe(target))))
+    frames_out = outside_the_label(list(video.decode(output, video.probe(output))))
     assert len(frames_out) == len(frames_in)
     alignments = json.loads((converted / "data/alignments/target/alignments.json").read_text())
     statuses = [entry["status"] for entry in alignments["videos"]["target"]["frames"]]
@@ -64,6 +75,28 @@ def test_metrics_count_only_frames_with_a_face(converted):
     assert 1 <= metrics["identity_faces_measured"] <= with_face
     assert metrics["identity_distance_to_source"] > 0 and metrics["identity_distance_to_target"] > 0
     assert 0 <= metrics["identity_share_nearer_source"] <= 1
+    assert 0 <= metrics["identity_verified_source"] <= 1
+    assert metrics["fidelity_frames_measured"] == with_face
+    assert metrics["expression_landmark_error"] > 0 and 0 < metrics["sharpness_ratio"]
+    assert metrics["eye_openness_error"] >= 0 and metrics["mouth_openness_error"] >= 0
+    assert metrics["colour_flicker"] > 0 and metrics["colour_flicker_target"] > 0
+
+
+def test_the_real_output_blurred_scores_worse_on_sharpness(converted, monkeypatch):
+    from faceswap.convert.fidelity import Fidelity
+    from faceswap.convert.placement import load_target_track
+
+    monkeypatch.chdir(converted)
+    track = load_target_track(0)
+    target, output = converted / "data/raw/target/target.mp4", converted / "data/output/swapped.mp4"
+    pairs = zip(video.decode(target, video.probe(target)), video.decode(output, video.probe(output)))
+    real, blurry = Fidelity(), Fidelity()
+    for index, (before, after) in enumerate(pairs):
+        if track.faces[index] is not None:
+            points = track.landmarks[index]
+            real.add(index, track.shots[index], before, after, points)
+            blurry.add(index, track.shots[index], before, blur_face(after, points), points)
+    assert blurry.summary()["sharpness_ratio"] < 0.8 * real.summary()["sharpness_ratio"]
 
 
 def test_side_by_side_and_stills(converted):
@@ -71,6 +104,17 @@ def test_side_by_side_and_stills(converted):
     single = video.probe(converted / "data/output/swapped.mp4")
     assert (pair.width, pair.height) == (2 * single.width, single.height)
     assert len(list((converted / "data/output/stills").glob("frame_*.jpg"))) == 2
+
+
+def test_the_output_says_what_it_is_in_its_metadata_and_in_a_still(converted):
+    for name in ("swapped.mp4", "side_by_side.mp4"):
+        tags = container_tags(converted / "data/output" / name)
+        assert tags["ai_generated"] == "true" and tags["digital_source_type"] == DIGITAL_SOURCE_TYPE
+    still = cv2.imread(str(sorted((converted / "data/output/stills").glob("frame_*.jpg"))[0]))
+    swapped_half = still[:, still.shape[1] // 2:]
+    (left, top, right, bottom), *_ = Label("AI-generated face swap", "bottom-right").layout(*swapped_half.shape[:2])
+    band = swapped_half[top:bottom, left:right]
+    assert (band.min(axis=2) > 180).mean() > 0.03 and np.median(band) < 60  # white letters on a dark band
 
 
 def test_a_model_trained_against_another_mlflow_store_still_converts(converted):

@@ -11,6 +11,7 @@ from faceswap.faces.alignments_file import (
     alignments_document,
     coverage,
     first_faces,
+    frame_shots,
     missing_stretches,
     read_alignments,
     timeline,
@@ -41,7 +42,8 @@ def test_frames_are_laid_out_as_faces_stream_in(tmp_path):
     assert [f["frame"] for f in frames] == [0, 1, 2, 3] and written["videos"]["b"]["frame_count"] == 3
     assert [f["key"] for f in frames[0]["faces"]] == ["a_000000_0", "a_000000_1"]
     assert frames[0]["faces"][0]["source"] == "detected" and len(frames[0]["faces"][0]["landmarks_68"]) == 68
-    assert written["aligned_size"] == 64 and written["version"] == 2
+    assert written["aligned_size"] == 64 and written["version"] == 3
+    assert [f["shot"] for f in frames] == [0, 0, 0, 0]  # no cuts given: one shot
 
     assert missing_stretches(statuses) == [("a", 1, 2), ("b", 0, 0), ("b", 2, 2)]
     assert coverage(statuses) == {"frames": 7, "frames_detected": 3, "frames_recovered": 0, "frames_missing": 4,
@@ -74,7 +76,8 @@ def test_the_reader_returns_what_was_written_and_each_frames_first_face(tmp_path
     ("{not json", "not valid JSON"),
     ('{"schema": "something/else", "version": 2}', "not an alignments file"),
     ('{"schema": "faceswap-pipeline/alignments", "version": 1, "videos": {}}', "alignments version 1"),
-    ('{"schema": "faceswap-pipeline/alignments", "version": 2, "videos": {}}', "lacks side, aligned_size, padding"),
+    ('{"schema": "faceswap-pipeline/alignments", "version": 4, "videos": {}}', "alignments version 4"),
+    ('{"schema": "faceswap-pipeline/alignments", "version": 3, "videos": {}}', "lacks side, aligned_size, padding"),
 ])
 def test_the_reader_refuses_other_files_with_one_line_saying_how_to_remake_them(tmp_path, content, complaint):
     path = tmp_path / "target" / "alignments.json"
@@ -84,3 +87,21 @@ def test_the_reader_refuses_other_files_with_one_line_saying_how_to_remake_them(
     with pytest.raises(UserError, match=complaint) as error:
         read_alignments(path)
     assert "dvc repro -f alignments@target" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_shots_are_recorded_per_frame_and_a_version_2_file_reads_as_one_shot(tmp_path):
+    path = tmp_path / "target" / "alignments.json"
+    path.parent.mkdir()
+    settings = {"aligned_size": 64, "padding": 0.1}
+    write_alignments(path, alignments_document("target", VIDEOS, iter([face("a", 1)]), settings,
+                                               shots={"a": [0, 0, 1, 1], "b": [0, 1, 2]}))
+    document = read_alignments(path)
+    assert frame_shots(document, "a") == [0, 0, 1, 1] and frame_shots(document, "b") == [0, 1, 2]
+
+    old = json.loads(path.read_text())
+    old["version"] = 2
+    for video in old["videos"].values():
+        for frame in video["frames"]:
+            del frame["shot"]
+    path.write_text(json.dumps(old))
+    assert frame_shots(read_alignments(path), "a") == [0, 0, 0, 0]

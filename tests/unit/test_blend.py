@@ -83,3 +83,19 @@ def test_colour_matching_moves_the_face_to_the_reference(mode):
 def test_no_colour_matching_keeps_the_face():
     face = np.full((8, 8, 3), 100.0)
     np.testing.assert_array_equal(match_colour(face, np.zeros((8, 8, 3), np.uint8), np.ones((8, 8)), "none"), face)
+
+
+def test_colour_correction_is_averaged_within_a_shot_and_starts_afresh_after_a_cut_or_a_gap():
+    from faceswap.convert.swapper import ColourMemory
+
+    rng = np.random.default_rng(0)
+    noisy = [np.array([[1.0] * 3, [10.0] * 3]) + rng.normal(0, 2, (2, 3)) for _ in range(30)]
+    memory, alone = ColourMemory(4), ColourMemory(0)
+    smoothed = [memory.smooth(frame, 0, c) for frame, c in enumerate(noisy)]
+    assert all(np.array_equal(alone.smooth(frame, 0, c), c) for frame, c in enumerate(noisy))
+    def steps(series):
+        return np.mean([np.abs(b - a).mean() for a, b in zip(series, series[1:])])
+    assert steps(smoothed) < 0.6 * steps(noisy)  # the frame-to-frame change, i.e. flicker, goes down
+    new_light = np.array([[2.0] * 3, [-40.0] * 3])
+    np.testing.assert_array_equal(memory.smooth(30, 1, new_light), new_light)  # a cut: the new shot's light at once
+    np.testing.assert_array_equal(memory.smooth(32, 1, noisy[0]), noisy[0])  # after a frame without a face too

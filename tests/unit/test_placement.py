@@ -42,3 +42,10 @@ def test_held_out_keys_are_stable_and_few():
     held = held_out_keys(keys)
     assert len(held) == 10 and held == held_out_keys(list(reversed(keys)))
     assert len(held_out_keys(keys[:10])) == 1 and not held_out_keys(keys[:9])
+
+
+def test_placement_is_not_averaged_across_a_shot_cut():
+    transforms = [shift(0.0, 0.0)] * 10 + [shift(200.0, 50.0, 1.5)] * 10
+    smoothed = smooth_transforms(transforms, 3, shots=[0] * 10 + [1] * 10)
+    assert all(np.allclose(s, t) for s, t in zip(smoothed, transforms, strict=True))
+    assert not np.allclose(smooth_transforms(transforms, 3)[9], transforms[9])  # without the cut it would blend

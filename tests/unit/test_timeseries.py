@@ -84,3 +84,25 @@ def test_smoothing_is_scipys_savitzky_golay_within_each_run(window):
     for start, stop in ((0, 12), (15, 40)):
         expected[start:stop] = savgol_filter(points[start:stop], window, 2, axis=0, mode="interp")
     np.testing.assert_allclose(smooth(points, window), expected, atol=1e-9)
+
+
+def test_nothing_reaches_across_a_shot_cut():
+    """Two shots of the same face, the second framed 60 px to the right from frame 20: runs split there, no gap
+    is filled across it, and smoothing, averaging and jitter keep each shot to itself."""
+    shots = [0] * 20 + [1] * 20
+    points = moving_points(40, noise=1.0)
+    points[20:] += 60.0
+    assert runs(np.ones(40, bool), shots) == [range(0, 20), range(20, 40)]
+    assert runs([1, 1, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1]) == [range(0, 2), range(3, 4), range(4, 6)]
+
+    np.testing.assert_allclose(smooth(points, 5, shots)[:20], smooth(points[:20], 5), atol=1e-9)
+    np.testing.assert_allclose(smooth(points, 5, shots)[20:], smooth(points[20:], 5), atol=1e-9)
+    np.testing.assert_allclose(moving_average(points, 2, shots)[19], points[17:20].mean(0), atol=1e-9)
+    np.testing.assert_allclose(moving_average(points, 2, shots)[20], points[20:23].mean(0), atol=1e-9)
+    assert jitter(points, shots) < 5 < jitter(points)  # the cut's jump is no shake
+
+    gappy = points.copy()
+    gappy[18:22] = np.nan
+    assert interpolate_gaps(gappy, max_gap=6, shots=shots) == []
+    assert np.isnan(gappy[18:22]).all()
+    assert interpolate_gaps(gappy, max_gap=6) == [18, 19, 20, 21]  # with no cut known, the same gap is filled

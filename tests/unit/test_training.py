@@ -2,6 +2,7 @@
 training mirrored over two devices."""
 
 import os
+import re
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -11,6 +12,7 @@ import sys
 from types import SimpleNamespace
 
 import keras
+import mlflow
 import numpy as np
 import pytest
 
@@ -271,3 +273,34 @@ def test_faces_fingerprint_changes_with_any_aligned_face(aligned_faces, tmp_path
     shard = next((copy / "source").glob("*.tar"))
     shard.write_bytes(shard.read_bytes()[:-1] + b"\x01")  # one byte of one face
     assert faces_fingerprint(sides) != before
+
+
+def test_the_experiment_opens_on_training_runs_and_runs_are_named_after_their_attempt(tmp_path, monkeypatch):
+    from faceswap.train import tracking
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.delenv("ATTEMPT", raising=False)
+    monkeypatch.setenv("DVC_EXP_NAME", "wider-decoder")
+    tracking.setup()
+    with tracking.start_run(None) as run:
+        run_id = run.info.run_id
+    monkeypatch.delenv("DVC_EXP_NAME")
+    with tracking.start_run(None) as plain:  # no DVC experiment, no EC2 attempt: time and commit ("nogit" here)
+        plain_name = plain.info.run_name
+    client = mlflow.MlflowClient(tracking_uri="sqlite:///mlflow.db")
+    experiment = client.get_experiment_by_name("faceswap")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert client.get_run(run_id).info.run_name == "wider-decoder"
+    assert re.fullmatch(r"\d{8}-\d{6}-nogit", plain_name)
+    with tracking.start_run(run_id) as resumed:  # a resumed attempt keeps its name
+        assert resumed.info.run_name == "wider-decoder"
+
+
+def test_preview_tiles_are_at_least_128_px(aligned_faces):
+    from faceswap.train.loop import preview_grid
+
+    faces = {side: load_faces(aligned_faces / "data/alignments" / side, 64)[0][:2] for side in ("target", "source")}
+    grid = preview_grid(build_autoencoder("light"), faces["target"], faces["source"])
+    assert grid.shape == (4 * 128, 3 * 128, 3) and grid.dtype == np.uint8

@@ -1,5 +1,7 @@
 """Video in and out through the ffmpeg binary of imageio-ffmpeg."""
 
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -72,6 +74,19 @@ def test_encoder_muxes_reference_audio(tmp_path, media):
     result = video.probe(out)
     assert result.has_audio and result.rate == info.rate
     assert sum(1 for _ in video.decode(out, result)) == 72
+    assert video.audio_codec(out) == "mp3"  # MP4 holds the reference's MP3: copied as it is, not re-encoded
+
+
+def test_audio_mp4_cannot_hold_is_encoded_to_aac(tmp_path, media):
+    reference = tmp_path / "pcm.mov"  # PCM audio, which MP4 does not take
+    subprocess.run([video.FFMPEG, "-v", "error", "-i", str(media / "pair/source.mp4"), "-t", "1", "-c:v", "copy",
+                    "-c:a", "pcm_s16le", str(reference)], check=True)
+    info, out = video.probe(reference), tmp_path / "out.mp4"
+    encoder = video.Encoder(out, info, reference, crf=30, preset="ultrafast")
+    for frame in video.decode(reference, info):
+        encoder.write(frame)
+    encoder.close()
+    assert video.audio_codec(reference).startswith("pcm") and video.audio_codec(out) == "aac"
 
 
 def test_list_videos_rejects_bad_names(tmp_path):

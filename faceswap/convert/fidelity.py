@@ -1,0 +1,114 @@
+"""Does the swap keep what the target does? Expression, pose, sharpness and colour steadiness of the swapped
+face, each measured against the target's own face in the same frame.
+
+A model that has learned too little paints the source's average face, blurred, with its own expression: it can
+still be nearer the source than the target in identity. What gives it away is that closed eyes do not close,
+an open mouth does not open, and the face is softer than the frame around it. So on each frame with a face
+dlib's 68 landmarks are found on the swapped face in the output frame and on the target's face in the input
+frame, in the same box, and compared:
+
+- ``expression_landmark_error``: mean distance between the two sets of 68 points, as a share of the target's
+  eye-corner distance (the normalised mean error of landmark benchmarks); 0 is the target's expression and pose.
+- eye and mouth openness (height over width of the eyes and the inner lips), followed over time:
+  ``..._openness_error`` is the mean absolute difference, ``..._openness_correlation`` how well the swapped face
+  follows the target's blinks and speech (1: in step; None where the target's does not change).
+- ``pose_roll_error_deg``: the tilt of the eye line, swapped against target.
+- ``sharpness_ratio``: the median, over frames, of the variance of the Laplacian of the swapped face over the
+  target's (1: as sharp; a blurred face scores well under 1).
+- ``colour_flicker``: the mean frame-to-frame change of the swapped face's mean colour (L*a*b*, within a shot),
+  beside ``colour_flicker_target``, the target face's own.
+"""
+
+import cv2
+import numpy as np
+
+from faceswap.faces.geometry import points_box
+from faceswap.faces.landmarks import LandmarkModel, hull_mask
+from faceswap.faces.quality import face_region, sharpness
+
+EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # dlib: outer corner, top 2, inner corner, bottom 2
+INNER_LIPS = (60, 61, 62, 63, 64, 65, 66, 67)
+OUTER_EYE_CORNERS = (36, 45)
+
+
+def eye_openness(points: np.ndarray) -> float:
+    """The mean eye aspect ratio (Soukupova and Cech 2016): eyelid gap over eye width, about 0.3 open, 0 shut."""
+    ratios = [(np.linalg.norm(points[top_1] - points[bottom_1]) + np.linalg.norm(points[top_2] - points[bottom_2]))
+              / (2 * np.linalg.norm(points[inner] - points[outer]))
+              for outer, top_1, top_2, inner, bottom_2, bottom_1 in EYES]
+    return float(np.mean(ratios))
+
+
+def mouth_openness(points: np.ndarray) -> float:
+    """The inner lips' gap over the mouth's width: 0 closed."""
+    left, top_1, top_2, top_3, right, bottom_3, bottom_2, bottom_1 = (points[i] for i in INNER_LIPS)
+    gap = np.mean([np.linalg.norm(top - bottom) for top, bottom in ((top_1, bottom_1), (top_2, bottom_2),
+                                                                      (top_3, bottom_3))])
+    return float(gap / max(np.linalg.norm(right - left), 1e-6))
+
+
+def roll_degrees(points: np.ndarray) -> float:
+    left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
+    return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+
+def mean_colour(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The mean L*a*b* colour inside the hull of the landmarks."""
+    x, y, w, h = (int(round(v)) for v in points_box(points))
+    x, y = max(x, 0), max(y, 0)
+    patch = frame[y:y + h + 1, x:x + w + 1]
+    mask = hull_mask(points - (x, y), max(patch.shape[:2]))[:patch.shape[0], :patch.shape[1]]
+    return np.array(cv2.mean(cv2.cvtColor(patch, cv2.COLOR_BGR2LAB), mask)[:3])
+
+
+def correlation(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3 or np.std(a) < 1e-9 or np.std(b) < 1e-9:
+        return None
+    return round(float(np.corrcoef(a, b)[0, 1]), 4)
+
+
+def colour_flicker(colours: list[tuple[int, int, np.ndarray]]) -> float | None:
+    """Mean distance between the mean colours of consecutive frames of one shot ``(frame, shot, colour)``."""
+    steps = [np.linalg.norm(c1 - c0) for (f0, s0, c0), (f1, s1, c1) in zip(colours, colours[1:])
+             if f1 == f0 + 1 and s1 == s0]
+    return round(float(np.mean(steps)), 4) if steps else None
+
+
+class Fidelity:
+    """Swapped frames measured against their originals as they stream by; ``summary()`` gives the metrics."""
+
+    def __init__(self):
+        self.landmarks = LandmarkModel()
+        self.rows = []
+
+    def add(self, index: int, shot: int, original: np.ndarray, swapped: np.ndarray, landmarks: np.ndarray) -> None:
+        """Frame ``index`` (in shot ``shot``), before and after the swap; ``landmarks``: where the target's face
+        is (its 68 points from the alignments file)."""
+        box = points_box(landmarks)
+        target, face = self.landmarks.predict(original, box), self.landmarks.predict(swapped, box)
+        scale = max(np.linalg.norm(target[OUTER_EYE_CORNERS[1]] - target[OUTER_EYE_CORNERS[0]]), 1.0)
+        self.rows.append({
+            "frame": index, "shot": shot, "error": float(np.linalg.norm(face - target, axis=1).mean() / scale),
+            "eyes": (eye_openness(target), eye_openness(face)), "mouth": (mouth_openness(target), mouth_openness(face)),
+            "roll": abs(roll_degrees(face) - roll_degrees(target)),
+            "sharpness": (sharpness(face_region(original, box)), sharpness(face_region(swapped, box))),
+            "colour": (mean_colour(original, landmarks), mean_colour(swapped, landmarks))})
+
+    def summary(self) -> dict:
+        if not self.rows:
+            return {}
+        rows = self.rows
+        metrics = {"expression_landmark_error": round(float(np.mean([r["error"] for r in rows])), 4)}
+        for part in ("eyes", "mouth"):
+            target, swapped = ([r[part][i] for r in rows] for i in (0, 1))
+            name = "eye" if part == "eyes" else "mouth"
+            metrics[f"{name}_openness_error"] = round(float(np.mean(np.abs(np.subtract(swapped, target)))), 4)
+            metrics[f"{name}_openness_correlation"] = correlation(target, swapped)
+        ratios = [s / t for t, s in (r["sharpness"] for r in rows) if t > 0]
+        metrics.update({
+            "pose_roll_error_deg": round(float(np.mean([r["roll"] for r in rows])), 3),
+            "sharpness_ratio": round(float(np.median(ratios)), 4) if ratios else None,
+            "colour_flicker": colour_flicker([(r["frame"], r["shot"], r["colour"][1]) for r in rows]),
+            "colour_flicker_target": colour_flicker([(r["frame"], r["shot"], r["colour"][0]) for r in rows]),
+            "fidelity_frames_measured": len(rows)})
+        return metrics

@@ -1,0 +1,71 @@
+"""The output's fidelity metrics tell a good swap from a bad one: on frames of the sample target, the best a
+64 px model could give (the target's own face through the aligned 64 px face and back, as conversion pastes it)
+against the same blurred, and against one expression frozen over every frame."""
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.convert.blend import face_mask, paste
+from faceswap.convert.fidelity import Fidelity, eye_openness, mouth_openness
+from faceswap.faces.detect import FaceDetector
+from faceswap.faces.geometry import apply
+from faceswap.faces.landmarks import LandmarkModel, alignment_transform
+from faceswap.media import video
+from tests.helpers import blur_face
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def target_faces(media):
+    """Every 12th frame of the sample target, its face's 68 landmarks and transform to the aligned 64 px face."""
+    path = media / "pair/target.mp4"
+    detector, landmarks = FaceDetector(score_threshold=0.6), LandmarkModel()
+    frames = [frame for index, frame in enumerate(video.decode(path, video.probe(path))) if index % 12 == 0]
+    points = [landmarks.predict(frame, detector.detect(frame)[0].box) for frame in frames]
+    return frames, points, [alignment_transform(p, SIZE, 0.1) for p in points]
+
+
+def through_64_px(frame: np.ndarray, points: np.ndarray, transform: np.ndarray, face: np.ndarray | None = None):
+    """``face`` (default: the frame's own aligned face) pasted on the frame as conversion pastes a swapped face."""
+    if face is None:
+        face = cv2.warpAffine(frame, transform, (SIZE, SIZE), flags=cv2.INTER_AREA)
+    return paste(frame, face.astype(np.float32), face_mask(apply(transform, points), SIZE, 0.2, 2, 3), transform)
+
+
+def scores(frames, points, outputs) -> dict:
+    fidelity = Fidelity()
+    for index, (frame, landmarks, output) in enumerate(zip(frames, points, outputs, strict=True)):
+        fidelity.add(index, 0, frame, output, landmarks)
+    return fidelity.summary()
+
+
+def test_a_blurred_or_frozen_face_scores_worse_than_a_faithful_one(target_faces):
+    frames, points, transforms = target_faces
+    faithful = [through_64_px(f, p, t) for f, p, t in zip(frames, points, transforms, strict=True)]
+    first_face = cv2.warpAffine(frames[0], transforms[0], (SIZE, SIZE), flags=cv2.INTER_AREA)
+    frozen = [through_64_px(f, p, t, first_face) for f, p, t in zip(frames, points, transforms, strict=True)]
+    good = scores(frames, points, faithful)
+    blur = scores(frames, points, [blur_face(f, p) for f, p in zip(faithful, points, strict=True)])
+    still = scores(frames, points, frozen)
+
+    assert good["fidelity_frames_measured"] == len(frames) == 40
+    assert 0 < good["expression_landmark_error"] < 0.05 and good["eye_openness_correlation"] > 0.8
+    assert blur["sharpness_ratio"] < 0.8 * good["sharpness_ratio"]
+    assert blur["expression_landmark_error"] > good["expression_landmark_error"]
+    assert still["expression_landmark_error"] > 1.5 * good["expression_landmark_error"]
+    assert still["eye_openness_error"] > 1.5 * good["eye_openness_error"]
+    assert still["eye_openness_correlation"] < good["eye_openness_correlation"] - 0.3
+
+
+def test_openness_of_open_and_closed_eyes_and_mouth():
+    """An eye 10 px wide with lids 3 px apart, and one shut; a mouth 20 px wide open 8 px, and one shut."""
+    points = np.zeros((68, 2))
+    for start, x in ((36, 0.0), (42, 30.0)):  # outer corner, two top, inner corner, two bottom
+        points[start:start + 6] = [[x, 0], [x + 3, -1.5], [x + 7, -1.5], [x + 10, 0], [x + 7, 1.5], [x + 3, 1.5]]
+    points[60:68] = [[0, 40], [5, 36], [10, 36], [15, 36], [20, 40], [15, 44], [10, 44], [5, 44]]
+    assert eye_openness(points) == pytest.approx(0.3) and mouth_openness(points) == pytest.approx(0.4)
+    points[[37, 38, 43, 44, 40, 41, 46, 47], 1] = 0
+    points[61:64, 1] = points[65:68, 1] = 40
+    assert eye_openness(points) == 0 and mouth_openness(points) == 0
