@@ -29,7 +29,9 @@ def project(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def aligned_faces(tmp_path_factory, media) -> Path:
     """A folder ``data/alignments/{target,source}`` as the alignments stage writes it (faces, masks, landmarks
-    and transforms), from the sample photographs: two faces a side, enough for a training stage to run."""
+    and transforms), from the sample photographs: two faces a side, enough for a training stage to run. The
+    source's second face is its first one mirrored: two_people.jpg's portraits must never be swap material
+    (shared/media/PROVENANCE.md)."""
     import cv2
 
     from faceswap.faces.detect import FaceDetector
@@ -39,11 +41,14 @@ def aligned_faces(tmp_path_factory, media) -> Path:
 
     root = tmp_path_factory.mktemp("aligned")
     detector, landmark_model = FaceDetector(score_threshold=0.6), LandmarkModel()
-    sides = {"target": ["grace_hopper.jpg", "astronaut.png"], "source": ["luispedro.jpg", "two_people.jpg"]}
-    for side, names in sides.items():
+    def photo(name: str):
+        return cv2.imread(str(media / "images" / name))
+
+    sides = {"target": [photo("grace_hopper.jpg"), photo("astronaut.png")],
+             "source": [photo("luispedro.jpg"), cv2.flip(photo("luispedro.jpg"), 1)]}
+    for side, images in sides.items():
         with ShardWriter(root / "data/alignments" / side, "faces") as shards:
-            for i, name in enumerate(names):
-                image = cv2.imread(str(media / "images" / name))
+            for i, image in enumerate(images):
                 landmarks = landmark_model.predict(image, detector.detect(image)[0].box)
                 transform = alignment_transform(landmarks, 64, 0.1)
                 face = cv2.warpAffine(image, transform, (64, 64), flags=cv2.INTER_AREA)
