@@ -135,3 +135,14 @@ def test_output_with_the_mask_enabled_but_not_trained_stops(project):
     assert result.returncode == 2
     (line,) = error_lines(result.stderr)
     assert line.startswith("error: models/mask: no trained mask while mask.enabled is true")
+
+
+def test_a_size_the_network_cannot_halve_three_times_stops_the_stage(project):
+    set_params(project, {"mask": {"enabled": True, "size": 60}})
+    try:
+        result = run_stage("mask", cwd=project, check=False)
+    finally:
+        set_params(project, {"mask": {"size": 64}})
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "error: params.yaml: 'mask.size' is 60; give a multiple of 8 (the network halves it three times)"]
