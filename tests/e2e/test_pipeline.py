@@ -82,7 +82,7 @@ def stages_run(output: str) -> set[str]:
 @pytest.mark.parametrize("change, expected", [
     ({"model": {"steps": 7}}, {"model", "output"}),
     ({"output": {"crf": 30}}, {"output"}),
-    ({"mask": {"steps": 21}}, {"mask", "output"}),
+    ({"mask": {"enabled": True, "steps": 21}}, {"mask", "output"}),
     ({"frames": {"fps": 5}}, {"frames@source", "crops@source", "filtered@source", "alignments@source", "model",
                               "output"}),
 ])
