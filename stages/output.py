@@ -2,7 +2,8 @@
 
 Decodes the target and encodes the result through ffmpeg pipes (no frame touches the disk) with the target's
 audio muxed back in, at the rate the target was extracted at, so frame ``i`` of the output is frame ``i`` of
-the alignments. Frames with no face pass unchanged. Writes ``data/output/swapped.mp4``,
+the alignments. Frames with no face pass unchanged. With ``mask.enabled``, the mask stage's segmenter keeps
+what covers the target's face (a hand) in front of the new face. Writes ``data/output/swapped.mp4``,
 ``data/output/side_by_side.mp4`` (target | swapped), before/after stills in ``data/output/stills/``, and the
 quality metrics ``data/metrics/output.json``, which are also logged on the training run in MLflow.
 """
@@ -19,6 +20,7 @@ import numpy as np
 from faceswap.convert.disclosure import Label, container_metadata
 from faceswap.convert.evaluation import identity_frames, identity_shift, reconstruction_ssim, side_by_side
 from faceswap.convert.fidelity import Fidelity
+from faceswap.convert.occlusion import load_occlusion
 from faceswap.convert.placement import TargetTrack, load_target_track, placement_series
 from faceswap.convert.provenance import sign_in_place, signing_files
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
@@ -137,10 +139,11 @@ def log_on_training_run(metrics: dict) -> None:
 def main() -> None:
     p = params.load("output")
     label, credentials = Label(p.disclosure_text, p.disclosure_corner), signing_files()  # checked before any work
+    occlusion = load_occlusion(params.load("mask").enabled)
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-    swapper = FaceSwapper(autoencoder, track.aligned_size, Look(p.colour, p.blend, p.forehead, p.erode, p.feather,
-                                                                p.colour_smoothing))
+    look = Look(p.colour, p.blend, p.forehead, p.erode, p.feather, p.colour_smoothing)
+    swapper = FaceSwapper(autoencoder, track.aligned_size, look, occlusion)
     frames, converted = convert_video(track, swapper, p, label, credentials)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {
@@ -150,6 +153,7 @@ def main() -> None:
         "coverage": round(swapped / with_face, 4) if with_face else 0.0,
         "swaps_on_frames_without_face": converted.counts["changed_without_face"],
         "audio": track.info.has_audio,
+        "occlusion_mask": occlusion is not None,
         "c2pa_signed": credentials is not None,
         **steadiness(track),
         **reconstruction_ssim(autoencoder),

@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 
 from faceswap.convert.blend import apply_lab, face_mask, lab_correction, match_colour, paste
+from faceswap.convert.occlusion import Occlusion, occluded_mask
 from faceswap.faces.geometry import apply
+from faceswap.faces.landmarks import hull_mask
 from faceswap.train.networks import swap_model
 
 
@@ -40,14 +42,16 @@ class ColourMemory:
 
 
 class FaceSwapper:
-    """Swap the face on batches of frames with the encoder and the source decoder."""
+    """Swap the face on batches of frames with the encoder and the source decoder; with an ``occlusion``
+    segmenter, what covers the target's face is kept in front of the new one."""
 
-    def __init__(self, autoencoder, aligned_size: int, look: Look):
+    def __init__(self, autoencoder, aligned_size: int, look: Look, occlusion: Occlusion | None = None):
         self.swap = swap_model(autoencoder, "source")
         self.size = autoencoder.input_shape[0][1]
         self.scale = self.size / aligned_size  # alignments may be stored at another size than the model's input
         self.look = look
         self.colour = ColourMemory(look.colour_smoothing)
+        self.occlusion = occlusion
 
     def convert(self, frames: list[np.ndarray], placements: list[tuple | None], start: int = 0):
         """Swap the face of each frame whose placement (transform, 68 landmarks in frame pixels, shot) is given;
@@ -59,10 +63,14 @@ class FaceSwapper:
         aligned = np.stack([cv2.warpAffine(frames[i], transform, (self.size, self.size), flags=cv2.INTER_AREA)
                             for i, transform, _, _ in jobs])
         generated = np.asarray(self.swap.predict_on_batch(aligned.astype(np.float32) / 255.0)) * 255.0
+        visible = self.occlusion.visible(aligned) if self.occlusion else [None] * len(jobs)
         out = list(frames)
         look = self.look
-        for (i, transform, landmarks, shot), face, original in zip(jobs, generated, aligned):
-            mask = face_mask(apply(transform, landmarks), self.size, look.forehead, look.erode, look.feather)
+        for (i, transform, landmarks, shot), face, original, seen in zip(jobs, generated, aligned, visible):
+            points = apply(transform, landmarks)
+            mask = face_mask(points, self.size, look.forehead, look.erode, look.feather)
+            if seen is not None:
+                mask = occluded_mask(mask, hull_mask(points, self.size).astype(np.float32) / 255, seen)
             if look.colour == "lab" and (mask > 0.5).sum() >= 16:
                 face = apply_lab(face, self.colour.smooth(start + i, shot, lab_correction(face, original, mask > 0.5)))
             else:

@@ -79,6 +79,16 @@ SCHEMA = {
         # landmarks (0: off)
         "cut_threshold": (float, Range(0, 100)),  # target: ffmpeg scdet score from which a new shot starts
     },
+    "mask": {
+        "enabled": bool,  # false: no segmenter is trained and the output's mask is the landmark hull alone
+        "size": (int, Range(16, 512)),  # side (px) of the faces the segmenter sees, a multiple of 8
+        "steps": (int, AT_LEAST_1),
+        "batch_size": (int, AT_LEAST_1),
+        "learning_rate": (float, Range(0, 1, above=True)),
+        "labelled_share": (float, SHARE),  # share of each batch drawn from faces of labelled frames
+        "holdout": (int, AT_LEAST_0),  # labelled frames with an occluder kept out of training to measure the IoU
+        "seed": (int, AT_LEAST_0),
+    },
     "model": {
         "architecture": str,  # light, original or gpu128 (networks.py)
         "steps": (int, AT_LEAST_1),  # total steps of the attempt; raising it continues from the last checkpoint

@@ -10,7 +10,7 @@ SIDES = ("target", "source")  # faceswap's A and B: the video whose face is repl
 
 # What a run of the pipeline reads besides the input videos: its code, its definition and its tracked inputs.
 PIPELINE_FILES = ("stages", "faceswap", "dvc.yaml", "params.yaml", "requirements.txt", ".dvcignore", "data/exclude",
-                  "data/reference")
+                  "data/reference", "data/labels")
 
 DATA = Path("data")
 MODELS = Path("models")
@@ -22,6 +22,9 @@ ALIGNMENTS_FILE = "alignments.json"  # in data/alignments/<side>/: every frame a
 MODEL_FILE = MODELS / "faceswap.keras"
 RUN_FILE = MODELS / "run.json"  # the MLflow run of the model, which the output stage logs onto
 CHECKPOINTS = MODELS / "checkpoints"
+MASK_MODEL = MODELS / "mask"  # the mask stage's folder: its settings, and the segmenter when mask.enabled
+SEGMENTER_FILE = "segmenter.keras"  # in MASK_MODEL: the visible-face network
+MASK_SETTINGS_FILE = "settings.json"  # in MASK_MODEL: whether it is enabled, its size, what it learnt from
 
 OUTPUT_VIDEO = DATA / "output" / "swapped.mp4"
 SIDE_BY_SIDE = DATA / "output" / "side_by_side.mp4"

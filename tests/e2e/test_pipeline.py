@@ -16,7 +16,7 @@ from tests.helpers import git_dvc_repo, loopback_bucket, set_params, sh, trim, u
 pytestmark = pytest.mark.slow
 
 TINY = {"frames": {"fps": 10}, "model": {"steps": 6, "batch_size": 4, "log_every": 2, "preview_every": 3},
-        "output": {"preset": "ultrafast"}}
+        "mask": {"enabled": False, "steps": 20, "batch_size": 4}, "output": {"preset": "ultrafast"}}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,7 @@ def stages_run(output: str) -> set[str]:
 @pytest.mark.parametrize("change, expected", [
     ({"model": {"steps": 7}}, {"model", "output"}),
     ({"output": {"crf": 30}}, {"output"}),
+    ({"mask": {"enabled": True, "steps": 21}}, {"mask", "output"}),
     ({"frames": {"fps": 5}}, {"frames@source", "crops@source", "filtered@source", "alignments@source", "model",
                               "output"}),
 ])

@@ -14,7 +14,7 @@ from tests.helpers import blur_face, container_tags, copy_project, run_stage, se
 pytestmark = pytest.mark.slow
 
 TINY = {"frames": {"fps": 10}, "model": {"steps": 4, "batch_size": 4, "log_every": 2, "preview_every": 4},
-        "output": {"preset": "ultrafast", "stills": 2}}
+        "mask": {"enabled": False}, "output": {"preset": "ultrafast", "stills": 2}}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -32,6 +32,7 @@ def converted(tmp_path_factory, media):
         for stage in ("frames", "crops", "filtered", "alignments"):
             run_stage(stage, "--side", side, cwd=root)
     run_stage("model", cwd=root)
+    run_stage("mask", cwd=root)
     run_stage("output", cwd=root)
     return root
 

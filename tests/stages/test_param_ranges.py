@@ -19,13 +19,15 @@ OUT_OF_RANGE = [
     ("alignments.size", 0, "16 to 1024", "alignments", "source"),
     ("alignments.smoothing_window", -1, "0 or more, odd or 0", "alignments", "target"),
     ("alignments.smoothing_window", 4, "0 or more, odd or 0", "alignments", "source"),
+    ("mask.labelled_share", 1.5, "0 to 1", "mask", None),
+    ("mask.size", 8, "16 to 512", "mask", None),
     ("model.steps", 0, "1 or more", "model", None),
     ("model.log_every", 0, "1 or more", "model", None),
     ("output.crf", 99, "0 to 51", "output", None),
     ("output.stills", -1, "0 or more", "output", None),
 ]
 OUTPUTS = {"frames": "data/frames", "crops": "data/crops", "filtered": "data/filtered",
-           "alignments": "data/alignments", "model": "models", "output": "data/output"}
+           "alignments": "data/alignments", "mask": "models", "model": "models", "output": "data/output"}
 
 
 @pytest.mark.parametrize("key, value, allowed, stage, side", OUT_OF_RANGE,

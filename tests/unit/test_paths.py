@@ -29,7 +29,7 @@ def named_outputs() -> set[str]:
     return per_side | metrics | {str(paths.timeline(side)) for side in SIDES} | {
         str(p) for p in (paths.MODEL_FILE, paths.RUN_FILE, paths.CHECKPOINTS, paths.metrics("model"),
                          paths.LOSS_CURVE, paths.OUTPUT_VIDEO, paths.SIDE_BY_SIDE, paths.STILLS,
-                         paths.metrics("output"))}
+                         paths.metrics("output"), paths.MASK_MODEL, paths.metrics("mask"))}
 
 
 def test_every_output_in_dvc_yaml_is_named_in_paths_and_nothing_else():
