@@ -13,6 +13,7 @@ import itertools
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -76,7 +77,7 @@ def main() -> None:
         for architecture in ("light", "original"):
             for blend in ("alpha", "poisson"):
                 swapper = FaceSwapper(build_autoencoder(architecture), track.aligned_size,
-                                      Look(p.colour, blend, p.forehead, p.erode, p.feather, p.colour_smoothing))
+                                      replace(Look.from_params(p), blend=blend))
                 swapper.convert(frames[:2], placements[:2])  # warm up: the first predict builds the graph
                 seconds = timed(lambda s=swapper: encode_to(out, info, p, first_frames(), s, placements), args.repeat)
                 rows.append((f"convert, {architecture} model, {blend} blend", seconds))

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from faceswap.convert.evaluation import side_by_side
+from faceswap.convert.occlusion import load_occlusion
 from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look
 from faceswap.core import params, paths
@@ -34,8 +35,8 @@ class ModelViews:
         self.track = load_target_track(p.smooth_frames)
         self.placements = self.track.placements()
         self.autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-        self.swapper = FaceSwapper(self.autoencoder, self.track.aligned_size,
-                                   Look(p.colour, p.blend, p.forehead, p.erode, p.feather))
+        occlusion = load_occlusion(params.load("mask").enabled)  # as the output stage does
+        self.swapper = FaceSwapper(self.autoencoder, self.track.aligned_size, Look.from_params(p), occlusion)
         self._lock = threading.Lock()
         self._ranking: list[dict] | None = None
 

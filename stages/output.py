@@ -142,8 +142,7 @@ def main() -> None:
     occlusion = load_occlusion(params.load("mask").enabled)
     track = load_target_track(p.smooth_frames)
     autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-    look = Look(p.colour, p.blend, p.forehead, p.erode, p.feather, p.colour_smoothing)
-    swapper = FaceSwapper(autoencoder, track.aligned_size, look, occlusion)
+    swapper = FaceSwapper(autoencoder, track.aligned_size, Look.from_params(p), occlusion)
     frames, converted = convert_video(track, swapper, p, label, credentials)
     with_face, swapped = len(track.with_face), converted.counts["swapped"]
     metrics = {

@@ -182,7 +182,9 @@ def loopback_bucket(endpoint: str, bucket: str):
 
 
 def use_loopback_remote(root: Path, endpoint: str, bucket: str) -> None:
-    """Point the project's DVC remote ``storage`` (named, with no URL, in the committed config) at
-    ``s3://bucket/store`` on the loopback endpoint, in ``.dvc/config.local``, leaving the committed config alone."""
-    sh("dvc", "remote", "add", "--local", "--force", "storage", f"s3://{bucket}/store", cwd=root)
-    sh("dvc", "remote", "modify", "--local", "storage", "endpointurl", endpoint, cwd=root)
+    """Make ``storage``, at ``s3://bucket/store`` on the loopback endpoint, the project's default DVC remote, in
+    ``.dvc/config.local`` as a user would (``dvc remote add --local -d``), leaving the committed config alone
+    (it names no remote)."""
+    (root / ".dvc/config.local").write_text(
+        f"[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://{bucket}/store\n"
+        f"    endpointurl = {endpoint}\n")

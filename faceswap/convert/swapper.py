@@ -23,6 +23,11 @@ class Look:
     feather: int
     colour_smoothing: int  # lab: the colour correction averaged over about this many frames of a shot
 
+    @classmethod
+    def from_params(cls, p) -> "Look":
+        """The look the ``output`` params section asks for."""
+        return cls(p.colour, p.blend, p.forehead, p.erode, p.feather, p.colour_smoothing)
+
 
 class ColourMemory:
     """The ``lab`` colour correction carried from frame to frame within a shot: an exponential moving average

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 from cloud import ec2
-from tests.helpers import run_module, sh, tool_env
+from tests.helpers import run_module, sh, tool_env, use_loopback_remote
 
 BUCKET = "faceswap-cloud"
 PROFILE = "faceswap-test"
@@ -20,8 +20,7 @@ MLFLOW_USER, MLFLOW_PASSWORD = "trainer", "trainer-password-never-printed"  # of
 def with_remote(root, endpoint):
     """Point the repository's DVC remote at the loopback bucket in config.local, as ``dvc remote modify --local``
     would (written directly: two dvc calls per test add up)."""
-    (root / ".dvc/config.local").write_text(
-        f"['remote \"storage\"']\n    url = s3://{BUCKET}/store\n    endpointurl = {endpoint}\n")
+    use_loopback_remote(root, endpoint, BUCKET)
 
 
 def push_to_new_origin(root):

@@ -4,14 +4,14 @@ anything, and ``teardown`` removes all of it; against moto_server's S3 and IAM o
 import boto3
 
 from tests.cloud.support import AMI_PARAMETER, MLFLOW_SERVER, cloud, instance_of
+from tests.helpers import use_loopback_remote
 
 BUCKET = "faceswap-setup"
 ROLE = "faceswap-setup-role"
 
 
 def test_setup_from_an_empty_account_then_launch_then_teardown_leaves_nothing(laptop, aws, s3_endpoint):
-    (laptop / ".dvc/config.local").write_text(
-        f"['remote \"storage\"']\n    url = s3://{BUCKET}/store\n    endpointurl = {s3_endpoint}\n")
+    use_loopback_remote(laptop, s3_endpoint, BUCKET)
     s3, iam = boto3.client("s3"), boto3.client("iam")
 
     def buckets():
