@@ -20,6 +20,7 @@ from faceswap.convert.occlusion import load_occlusion
 from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look
 from faceswap.core import params, paths
+from faceswap.core.cli import UserError, log
 from faceswap.media.imageset import decode_image, encode_jpeg, iter_samples
 from faceswap.train.networks import swap_model
 
@@ -35,10 +36,20 @@ class ModelViews:
         self.track = load_target_track(p.smooth_frames)
         self.placements = self.track.placements()
         self.autoencoder = keras.saving.load_model(paths.MODEL_FILE)
-        occlusion = load_occlusion(params.load("mask").enabled)  # as the output stage does
+        occlusion = self._occlusion()
         self.swapper = FaceSwapper(self.autoencoder, self.track.aligned_size, Look.from_params(p), occlusion)
         self._lock = threading.Lock()
         self._ranking: list[dict] | None = None
+
+    @staticmethod
+    def _occlusion():
+        """The mask stage's segmenter, as the output stage uses it; none before the mask is trained (labelling
+        comes first, and the stills are worth seeing then too)."""
+        try:
+            return load_occlusion(params.load("mask").enabled)
+        except UserError as reason:
+            log.info("review: stills without the occlusion mask (%s)", reason)
+            return None
 
     def still(self, frame_jpeg: bytes, index: int) -> bytes:
         """Target | swapped of one frame, as the output stage converts it (a frame with no face is unchanged)."""

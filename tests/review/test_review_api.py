@@ -88,7 +88,9 @@ def test_review_yaw_is_zero_for_a_frontal_face_and_signed_by_the_turn():
 @pytest.fixture
 def small_project(project, media):
     """Frames, crops, filtered and alignments of a 3-frame target made of one sample photograph (real shards and
-    a real alignments file); frame 1's face is dropped by ``filtered``."""
+    a real alignments file); frame 1's face is dropped by ``filtered``. No mask labels yet: the ones the
+    project ships belong to the sample's own target."""
+    paths.MASK_LABELS.unlink()
     image = cv2.imread(str(media / "images/grace_hopper.jpg"))
     height, width = image.shape[:2]
     videos = {"target": {"sample_rate": "25/1", "frames": 3, "width": width, "height": height}}

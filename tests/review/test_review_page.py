@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from faceswap.core import paths
 from faceswap.faces.mask_labels import read_mask_labels
 from faceswap.faces.rules import read_exclusions
 from faceswap.media.imageset import read_index
@@ -20,8 +21,10 @@ SECONDS = 2.0  # of the sample target: 48 frames, each with the woman's face
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, media):
-    """A git + DVC repository with the target's stages run up to alignments and everything committed."""
+    """A git + DVC repository with the target's stages run up to alignments and everything committed, and no mask
+    labels yet (the ones the project ships belong to the whole sample target)."""
     root = git_dvc_repo(tmp_path_factory.mktemp("review") / "repo")
+    (root / paths.MASK_LABELS).unlink()
     trim(media / "pair/target.mp4", root / "data/raw/target/target.mp4", SECONDS)
     sh("dvc", "repro", "alignments@target", cwd=root)
     sh("git", "add", "-A", cwd=root)
@@ -123,7 +126,7 @@ def test_review_polygon_drawn_on_a_target_frame_is_saved_to_the_labels_file(page
         ActionChains(browser).move_to_element_with_offset(svg, dx, dy).click().perform()
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     browser.find_element("id", "save-labels").click()
-    labels_file = repo / "data/labels/target.json"
+    labels_file = repo / paths.MASK_LABELS
     wait(browser, lambda: labels_file.exists(), "the labels file written")
     labels = read_mask_labels(labels_file)
     assert list(labels) == [frame_key]
