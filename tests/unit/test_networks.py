@@ -53,9 +53,10 @@ def test_gpu_preset_is_valid_and_changes_only_the_model_and_its_face_size():
     from faceswap.core import params
 
     preset, default = params.load_all(REPO / "params-gpu.yaml"), params.load_all(REPO / "params.yaml")
-    assert {section for section in preset if preset[section] != default[section]} == {"model", "alignments"}
+    assert {section for section in preset if preset[section] != default[section]} == {"model", "alignments", "mask"}
     assert preset["model"]["mixed_precision"] is True
     assert preset["alignments"]["size"] == ARCHITECTURES[preset["model"]["architecture"]].size == 128
+    assert preset["mask"]["size"] == 128
     assert yaml.safe_load((REPO / "params-gpu.yaml").read_text())["output"] == default["output"]
 
 
