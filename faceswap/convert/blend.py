@@ -25,15 +25,18 @@ def face_mask(landmarks: np.ndarray, size: int, forehead: float, erode: int, fea
     return mask.astype(np.float32) / 255.0
 
 
-def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray, mode: str,
+                 smooth=None) -> np.ndarray:
     """Make the generated face's colours inside the mask those of the original face: ``lab`` matches the mean
-    and spread of each L*a*b* channel, ``histogram`` the whole distribution of each BGR channel."""
+    and spread of each L*a*b* channel, ``histogram`` the whole distribution of each BGR channel. ``smooth``, if
+    given, takes the frame's ``lab`` correction and returns the one to apply (averaged over time)."""
     face = np.clip(face, 0, 255).astype(np.uint8)
     inside = mask > 0.5
     if mode == "none" or inside.sum() < 16:
         return face.astype(np.float32)
     if mode == "lab":
-        return apply_lab(face, lab_correction(face, reference, inside))
+        correction = lab_correction(face, reference, inside)
+        return apply_lab(face, smooth(correction) if smooth else correction)
     out = np.empty(face.shape, np.float32)
     for channel in range(3):
         out[..., channel] = _match_histogram(face[..., channel], reference[..., channel][inside],

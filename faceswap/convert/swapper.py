@@ -1,11 +1,12 @@
 """Conversion: target frames and their placements in, frames with the source's face out."""
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
 
-from faceswap.convert.blend import apply_lab, face_mask, lab_correction, match_colour, paste
+from faceswap.convert.blend import face_mask, match_colour, paste
 from faceswap.convert.occlusion import Occlusion, occluded_mask
 from faceswap.faces.geometry import apply
 from faceswap.faces.landmarks import hull_mask
@@ -76,10 +77,8 @@ class FaceSwapper:
             mask = face_mask(points, self.size, look.forehead, look.erode, look.feather)
             if seen is not None:
                 mask = occluded_mask(mask, hull_mask(points, self.size).astype(np.float32) / 255, seen)
-            if look.colour == "lab" and (mask > 0.5).sum() >= 16:
-                face = apply_lab(face, self.colour.smooth(start + i, shot, lab_correction(face, original, mask > 0.5)))
-            else:
-                face = match_colour(face, original, mask, look.colour)
+            face = match_colour(face, original, mask, look.colour,
+                                partial(self.colour.smooth, start + i, shot))
             out[i] = paste(frames[i], face, mask, transform, look.blend)
         return out
 

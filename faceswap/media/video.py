@@ -50,15 +50,21 @@ def read_catalogue(folder: Path) -> dict[str, dict]:
     return json.loads((Path(folder) / VIDEOS_FILE).read_text())
 
 
+def container_meta(path: Path) -> dict:
+    """What ffmpeg reports of a video before its first frame (size, rate, duration, audio codec)."""
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    reader.close()
+    return meta
+
+
 def probe(path: Path) -> VideoInfo:
     """Read a video's size, frame rate, duration and audio; a file ffmpeg cannot read is a UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
-        reader = imageio_ffmpeg.read_frames(str(path))
-        meta = next(reader)
-        reader.close()
+        meta = container_meta(path)
     except (OSError, RuntimeError, StopIteration) as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not a readable video ({reason}); replace it with a video file") from None
@@ -106,10 +112,7 @@ def check_frame_count(path: Path, decoded: int, expected: int, whence: str, reme
 
 def audio_codec(path: Path) -> str | None:
     """The codec of a video's audio (ffmpeg's short name, e.g. ``aac``), None when it has none."""
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    reader.close()
-    return meta.get("audio_codec") or None
+    return container_meta(path).get("audio_codec") or None
 
 
 def widen_pipe(pipe, size: int = 1 << 20) -> None:
