@@ -11,18 +11,33 @@ COLOUR_MODES = ("lab", "histogram", "none")
 BLEND_MODES = ("alpha", "poisson")
 
 
-def face_mask(landmarks: np.ndarray, size: int, forehead: float, erode: int, feather: int) -> np.ndarray:
+def face_mask(landmarks: np.ndarray, size: int, forehead: float, erode: int, feather: int,
+              visible: np.ndarray | None = None) -> np.ndarray:
     """The landmark hull (aligned coordinates) with the brows raised over the forehead by ``forehead`` of the
-    brow-to-chin height, shrunk by ``erode`` px and softened by ``feather`` px, as float in [0, 1]."""
+    brow-to-chin height, pulled in by ``erode`` px, with what the segmenter does not see as face (``visible``,
+    see ``occluded_mask``) taken out, then softened by a blur of ``feather`` px, as float in [0, 1].
+
+    The blur comes last and the soft edge should lie inside the face's outline (``erode`` of about 1.5
+    ``feather``): past the outline the generator paints what it saw around the source's face (background, hair),
+    which the colour match brightens, and any of it blended over the target's hair shows as a halo."""
     points = np.array(landmarks, np.float64)
     brows = points[BROWS].copy()
     brows[:, 1] -= forehead * (points[CHIN, 1] - brows[:, 1].mean())
-    mask = hull_mask(np.vstack([points, brows]), size)
+    mask = hull_mask(np.vstack([points, brows]), size).astype(np.float32) / 255.0
     if erode > 0:
-        mask = cv2.erode(mask, np.ones((erode, erode), np.uint8))
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
+    if visible is not None:
+        mask = occluded_mask(mask, hull_mask(points, size).astype(np.float32) / 255.0, visible)
     if feather > 0:
         mask = cv2.GaussianBlur(mask, (0, 0), feather)
-    return mask.astype(np.float32) / 255.0
+    return mask
+
+
+def occluded_mask(mask: np.ndarray, hull: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """``mask`` with what the segmenter sees in front of the face taken out, inside the landmark ``hull`` (float,
+    1 inside) only: ``mask * (1 - hull * (1 - visible))``. Outside the hull (the raised forehead) the mask stays as
+    it was, so a frame with nothing in front of the face comes out as without the segmenter."""
+    return mask * (1 - hull * (1 - visible))
 
 
 def match_colour(face: np.ndarray, reference: np.ndarray, mask: np.ndarray, mode: str,

@@ -17,11 +17,15 @@ frame, in the same box, and compared:
   target's (1: as sharp; a blurred face scores well under 1).
 - ``colour_flicker``: the mean frame-to-frame change of the swapped face's mean colour (L*a*b*, within a shot),
   beside ``colour_flicker_target``, the target face's own.
+- ``edge_spill``: the mean change of lightness (L*, 0-255 levels) in a band just outside the target face's sides
+  and chin (5% of its width), where its hair, neck or background are and nothing of the new face belongs; a
+  halo along the pasted face's edge raises it (0: the outline is the target's own).
 """
 
 import cv2
 import numpy as np
 
+from faceswap.convert.blend import BROWS
 from faceswap.faces.geometry import points_box
 from faceswap.faces.landmarks import LandmarkModel, hull_mask
 from faceswap.faces.quality import face_region, sharpness
@@ -61,6 +65,25 @@ def mean_colour(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.array(cv2.mean(cv2.cvtColor(patch, cv2.COLOR_BGR2LAB), mask)[:3])
 
 
+def edge_spill(original: np.ndarray, swapped: np.ndarray, points: np.ndarray) -> float:
+    """The mean |L*| change between the frames in the band just outside the hull's sides and chin (below the
+    brows: above them the output's mask covers the forehead on purpose)."""
+    width = float(np.ptp(points[:, 0]))
+    band = max(2, int(round(0.05 * width)))
+    x, y, w, h = (int(round(v)) for v in points_box(points))
+    x0, y0 = max(x - band, 0), max(y - band, 0)
+    x1, y1 = min(x + w + band + 1, original.shape[1]), min(y + h + band + 1, original.shape[0])
+    local = points - (x0, y0)
+    hull = hull_mask(local, max(x1 - x0, y1 - y0))[:y1 - y0, :x1 - x0]
+    ring = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))) > hull
+    ring[:int(np.ceil(local[BROWS, 1].max())) + 1] = False
+    if not ring.any():
+        return 0.0
+    lightness = [cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+                 for frame in (original, swapped)]
+    return float(np.abs(lightness[1] - lightness[0])[ring].mean())
+
+
 def correlation(a: list[float], b: list[float]) -> float | None:
     if len(a) < 3 or np.std(a) < 1e-9 or np.std(b) < 1e-9:
         return None
@@ -92,7 +115,8 @@ class Fidelity:
             "eyes": (eye_openness(target), eye_openness(face)), "mouth": (mouth_openness(target), mouth_openness(face)),
             "roll": abs(roll_degrees(face) - roll_degrees(target)),
             "sharpness": (sharpness(face_region(original, box)), sharpness(face_region(swapped, box))),
-            "colour": (mean_colour(original, landmarks), mean_colour(swapped, landmarks))})
+            "colour": (mean_colour(original, landmarks), mean_colour(swapped, landmarks)),
+            "spill": edge_spill(original, swapped, landmarks)})
 
     def summary(self) -> dict:
         if not self.rows:
@@ -110,5 +134,6 @@ class Fidelity:
             "sharpness_ratio": round(float(np.median(ratios)), 4) if ratios else None,
             "colour_flicker": colour_flicker([(r["frame"], r["shot"], r["colour"][1]) for r in rows]),
             "colour_flicker_target": colour_flicker([(r["frame"], r["shot"], r["colour"][0]) for r in rows]),
+            "edge_spill": round(float(np.mean([r["spill"] for r in rows])), 3),
             "fidelity_frames_measured": len(rows)})
         return metrics

@@ -1,9 +1,6 @@
 """The occlusion-aware mask at conversion: the mask stage's segmenter says which pixels of each aligned target
-face are visible face, and the output's mask keeps only those, so a hand in front of the face stays in front.
-
-The segmenter's verdict counts inside the landmark hull only: outside it (the forehead the output's mask raises
-above the brows, its feathered edge) the hull mask is kept as it was, so a frame with nothing in front of the
-face comes out as without the segmenter.
+face are visible face, and the output's mask keeps only those (``blend.occluded_mask``), so a hand in front of
+the face stays in front.
 """
 
 import cv2
@@ -33,12 +30,6 @@ class Occlusion:
         if size != self.size:
             masks = np.stack([cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR) for mask in masks])
         return masks
-
-
-def occluded_mask(mask: np.ndarray, hull: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """The output's ``mask`` with what the segmenter sees in front of the face taken out, inside the landmark
-    ``hull`` (float, 1 inside): ``mask * (1 - hull * (1 - visible))``."""
-    return mask * (1 - hull * (1 - visible))
 
 
 def load_occlusion(enabled: bool) -> Occlusion | None:

@@ -7,9 +7,8 @@ import cv2
 import numpy as np
 
 from faceswap.convert.blend import face_mask, match_colour, paste
-from faceswap.convert.occlusion import Occlusion, occluded_mask
+from faceswap.convert.occlusion import Occlusion
 from faceswap.faces.geometry import apply
-from faceswap.faces.landmarks import hull_mask
 from faceswap.train.networks import swap_model
 
 
@@ -74,9 +73,7 @@ class FaceSwapper:
         look = self.look
         for (i, transform, landmarks, shot), face, original, seen in zip(jobs, generated, aligned, visible):
             points = apply(transform, landmarks)
-            mask = face_mask(points, self.size, look.forehead, look.erode, look.feather)
-            if seen is not None:
-                mask = occluded_mask(mask, hull_mask(points, self.size).astype(np.float32) / 255, seen)
+            mask = face_mask(points, self.size, look.forehead, look.erode, look.feather, seen)
             face = match_colour(face, original, mask, look.colour,
                                 partial(self.colour.smooth, start + i, shot))
             out[i] = paste(frames[i], face, mask, transform, look.blend)

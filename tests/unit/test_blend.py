@@ -66,6 +66,23 @@ def test_mask_reaches_the_forehead_shrinks_and_feathers():
     assert soft.sum() < plain.sum()
 
 
+def test_soft_edge_stays_inside_the_face_outline():
+    """Past the outline the generator paints the source's surroundings: the default mask hardly reaches there."""
+    outline = face_mask(SQUARE, 64, forehead=0, erode=0, feather=0) > 0
+    default = face_mask(SQUARE, 64, forehead=0, erode=3, feather=2)
+    across = face_mask(SQUARE, 64, forehead=0, erode=0, feather=3)  # a blur centred on the outline
+    assert default[~outline].max() < 0.1 < 0.4 < across[~outline].max()
+    assert default[30:50, 20:44].min() > 0.99
+
+
+def test_mask_loses_what_covers_the_face_before_its_edge_is_softened():
+    visible = np.ones((64, 64), np.float32)
+    np.testing.assert_array_equal(face_mask(SQUARE, 64, 0.2, 3, 2, visible), face_mask(SQUARE, 64, 0.2, 3, 2))
+    visible[:, :32] = 0  # a hand over the left half of the face
+    covered = face_mask(SQUARE, 64, 0.2, 3, 2, visible)
+    assert covered[40, 20] < 0.01 and covered[40, 44] > 0.99 and 0.3 < covered[40, 32] < 0.7
+
+
 @pytest.mark.parametrize("mode", ["lab", "histogram"])
 def test_colour_matching_moves_the_face_to_the_reference(mode):
     rng = np.random.default_rng(3)

@@ -27,11 +27,13 @@ def target_faces(media):
     return frames, points, [alignment_transform(p, SIZE, 0.1) for p in points]
 
 
-def through_64_px(frame: np.ndarray, points: np.ndarray, transform: np.ndarray, face: np.ndarray | None = None):
+def through_64_px(frame: np.ndarray, points: np.ndarray, transform: np.ndarray, face: np.ndarray | None = None,
+                  erode: int = 3, feather: int = 2):
     """``face`` (default: the frame's own aligned face) pasted on the frame as conversion pastes a swapped face."""
     if face is None:
         face = cv2.warpAffine(frame, transform, (SIZE, SIZE), flags=cv2.INTER_AREA)
-    return paste(frame, face.astype(np.float32), face_mask(apply(transform, points), SIZE, 0.2, 2, 3), transform)
+    mask = face_mask(apply(transform, points), SIZE, 0.2, erode, feather)
+    return paste(frame, face.astype(np.float32), mask, transform)
 
 
 def scores(frames, points, outputs) -> dict:
@@ -69,3 +71,19 @@ def test_openness_of_open_and_closed_eyes_and_mouth():
     points[[37, 38, 43, 44, 40, 41, 46, 47], 1] = 0
     points[61:64, 1] = points[65:68, 1] = 40
     assert eye_openness(points) == 0 and mouth_openness(points) == 0
+
+
+def test_a_halo_past_the_face_outline_raises_edge_spill(target_faces):
+    """A generated face with light surroundings (as the generator paints the source's background), pasted with
+    a mask softened across the outline, lights up the target's hair beside the face: ``edge_spill`` says so."""
+    frames, points, transforms = target_faces
+    halo, kept = [], []
+    for frame, landmarks, transform in zip(frames, points, transforms, strict=True):
+        face = cv2.warpAffine(frame, transform, (SIZE, SIZE), flags=cv2.INTER_AREA)
+        outside = face_mask(apply(transform, landmarks), SIZE, 0.2, 0, 0) == 0
+        face[outside] = 230
+        halo.append(through_64_px(frame, landmarks, transform, face, erode=0, feather=3))
+        kept.append(through_64_px(frame, landmarks, transform, face))
+    spill_halo = scores(frames, points, halo)["edge_spill"]
+    spill_kept = scores(frames, points, kept)["edge_spill"]
+    assert spill_halo > 3 * spill_kept and spill_kept < 5

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from faceswap.convert.occlusion import occluded_mask
+from faceswap.convert.blend import occluded_mask
 from faceswap.mask.examples import held_out_frames, iou, load_examples
 from faceswap.mask.network import build_segmenter, predict_visible, segmentation_loss
 from faceswap.mask.training import augment_pairs, batch_indices
