@@ -2,8 +2,9 @@
 
 Each figure is measured in the same run as a baseline, ffmpeg decoding and re-encoding the same frames with
 nothing in between, so the ratio says what the face swap costs on this machine whatever else it is doing.
-Models are built untrained (speed does not depend on the weights), so only the target's alignments are
-needed: run ``dvc repro alignments@target`` (or ``dvc pull alignments@target``) first.
+Models (the face model and the mask stage's segmenter) are built untrained (speed does not depend on the
+weights), so only the target's alignments are needed: run ``dvc repro alignments@target`` (or ``dvc pull
+alignments@target``) first.
 
     python -m bench.convert [--frames 240] [--repeat 2]
 """
@@ -21,9 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
+from faceswap.convert.occlusion import Occlusion
 from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look, convert_stream
 from faceswap.core import cli, params
+from faceswap.mask.network import build_segmenter
 from faceswap.media import video
 from faceswap.train import tracking
 from faceswap.train.networks import build_autoencoder
@@ -74,17 +77,19 @@ def main() -> None:
         out = Path(tmp) / "bench.mp4"
         baseline = timed(lambda: encode_to(out, info, p, first_frames()), args.repeat)
         rows.append(("decode + encode only (baseline)", baseline))
+        segmenter = Occlusion(build_segmenter(params.load("mask").size))
         for architecture in ("light", "original"):
-            for blend in ("alpha", "poisson"):
+            for blend, occlusion in (("alpha", None), ("alpha", segmenter), ("poisson", None)):
                 swapper = FaceSwapper(build_autoencoder(architecture), track.aligned_size,
-                                      replace(Look.from_params(p), blend=blend))
+                                      replace(Look.from_params(p), blend=blend), occlusion)
                 swapper.convert(frames[:2], placements[:2])  # warm up: the first predict builds the graph
                 seconds = timed(lambda s=swapper: encode_to(out, info, p, first_frames(), s, placements), args.repeat)
-                rows.append((f"convert, {architecture} model, {blend} blend", seconds))
-    print(f"\n{'measurement':42} {'frames/s':>9} {'x real time':>12} {'time / baseline':>16}")
+                mask = ", occlusion mask" if occlusion else ""
+                rows.append((f"convert, {architecture} model, {blend} blend{mask}", seconds))
+    print(f"\n{'measurement':58} {'frames/s':>9} {'x real time':>12} {'time / baseline':>16}")
     for label, seconds in rows:
         fps = count / seconds
-        print(f"{label:42} {fps:9.1f} {fps / info.fps:12.2f} {seconds / baseline:16.2f}")
+        print(f"{label:58} {fps:9.1f} {fps / info.fps:12.2f} {seconds / baseline:16.2f}")
 
 
 if __name__ == "__main__":
