@@ -56,13 +56,20 @@ def roll_degrees(points: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
 
 
+def hull_patch(shape, points: np.ndarray, margin: int = 0) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The frame region around the landmarks (their box, ``margin`` px wider, clipped to a frame of ``shape``)
+    and the landmarks' hull in it (255 inside), so per-frame measures work on the face's pixels only."""
+    x, y, w, h = (int(round(v)) for v in points_box(points))
+    x0, y0 = max(x - margin, 0), max(y - margin, 0)
+    x1, y1 = min(x + w + margin + 1, shape[1]), min(y + h + margin + 1, shape[0])
+    hull = hull_mask(points - (x0, y0), max(x1 - x0, y1 - y0))[:y1 - y0, :x1 - x0]
+    return np.s_[y0:y1, x0:x1], hull
+
+
 def mean_colour(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The mean L*a*b* colour inside the hull of the landmarks."""
-    x, y, w, h = (int(round(v)) for v in points_box(points))
-    x, y = max(x, 0), max(y, 0)
-    patch = frame[y:y + h + 1, x:x + w + 1]
-    mask = hull_mask(points - (x, y), max(patch.shape[:2]))[:patch.shape[0], :patch.shape[1]]
-    return np.array(cv2.mean(cv2.cvtColor(patch, cv2.COLOR_BGR2LAB), mask)[:3])
+    region, hull = hull_patch(frame.shape, points)
+    return np.array(cv2.mean(cv2.cvtColor(frame[region], cv2.COLOR_BGR2LAB), hull)[:3])
 
 
 def edge_spill(original: np.ndarray, swapped: np.ndarray, points: np.ndarray) -> float:
@@ -70,16 +77,12 @@ def edge_spill(original: np.ndarray, swapped: np.ndarray, points: np.ndarray) ->
     brows: above them the output's mask covers the forehead on purpose)."""
     width = float(np.ptp(points[:, 0]))
     band = max(2, int(round(0.05 * width)))
-    x, y, w, h = (int(round(v)) for v in points_box(points))
-    x0, y0 = max(x - band, 0), max(y - band, 0)
-    x1, y1 = min(x + w + band + 1, original.shape[1]), min(y + h + band + 1, original.shape[0])
-    local = points - (x0, y0)
-    hull = hull_mask(local, max(x1 - x0, y1 - y0))[:y1 - y0, :x1 - x0]
+    region, hull = hull_patch(original.shape, points, band)
     ring = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))) > hull
-    ring[:int(np.ceil(local[BROWS, 1].max())) + 1] = False
+    ring[:int(np.ceil(points[BROWS, 1].max())) + 1 - region[0].start] = False
     if not ring.any():
         return 0.0
-    lightness = [cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
+    lightness = [cv2.cvtColor(frame[region], cv2.COLOR_BGR2LAB)[..., 0].astype(np.float32)
                  for frame in (original, swapped)]
     return float(np.abs(lightness[1] - lightness[0])[ring].mean())
 
