@@ -26,10 +26,15 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
 
 
+def experiment_name() -> str:
+    """The experiment training runs go in: ``MLFLOW_EXPERIMENT_NAME`` when set, else ``faceswap``."""
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+
+
 def setup() -> None:
     """Point MLflow at the tracking store and the experiment, tagged as one of training runs."""
     mlflow.set_tracking_uri(tracking_uri())
-    experiment = mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    experiment = mlflow.set_experiment(experiment_name())
     for key, value in EXPERIMENT_KIND.items():
         if experiment.tags.get(key) != value:
             mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
@@ -108,7 +113,7 @@ def end_killed_runs() -> None:
     """End as KILLED, with a note, the runs still RUNNING whose training process on this machine is gone (a
     ``kill -9``, a power cut): MLflow cannot end them itself. Runs of other machines are left alone."""
     client = mlflow.tracking.MlflowClient()
-    experiment = mlflow.get_experiment_by_name(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    experiment = mlflow.get_experiment_by_name(experiment_name())
     if experiment is None:
         return
     host = socket.gethostname()
