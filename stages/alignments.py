@@ -21,19 +21,19 @@ from functools import partial
 from itertools import groupby
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_dir, atomic_file, write_json
 from faceswap.core.workers import map_in_workers
 from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
-from faceswap.faces.geometry import apply, box_in_crop, compose, crop_to_frame
+from faceswap.faces.geometry import aligned_face, apply, box_in_crop, crop_to_frame
 from faceswap.faces.landmarks import LandmarkModel, alignment_transform, five_points, hull_mask
 from faceswap.faces.timeseries import interpolate_gaps, jitter, smooth
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.cuts import cut_frames, shot_numbers
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
+from faceswap.media.shard_reader import ShardReader
 from faceswap.media.video import read_catalogue
 
 # a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
@@ -42,25 +42,32 @@ POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))
 
 def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -> tuple:
     """Landmarks of one filtered crop in frame pixels, the transform to the canonical pose, and the aligned face
-    and mask as image files (run in a worker process); the crop's record comes back with them."""
+    and mask as image files (run in a worker process); the crop's record comes back with them. The landmarks
+    are found in the crop; the aligned face is warped from the frame, once, as conversion warps it (a face
+    warped from the crop was resampled twice and a JPEG generation older)."""
     face, files = sample
     crop = decode_image(files["jpg"])
     to_frame = crop_to_frame(face["crop"], crop.shape[0])
     landmarks = apply(to_frame, model.predict(crop, box_in_crop(face["box"], face["crop"], crop.shape[0])))
     transform = alignment_transform(landmarks, size, padding)
-    image = cv2.warpAffine(crop, compose(transform, to_frame), (size, size), flags=cv2.INTER_AREA,
-                           borderMode=cv2.BORDER_REPLICATE)
+    image = aligned_face(decode_image(files["frame.jpg"]), transform, size)
     mask = hull_mask(apply(transform, landmarks), size)
     return face, {"jpg": encode_jpeg(image), "mask.png": encode_png(mask)}, landmarks, transform
 
 
-def aligned_faces(filtered: Path, faces: Iterable[dict], shards: ShardWriter, size: int, padding: float,
-                  description: str) -> Iterator[dict]:
+def with_frames(samples: Iterable[tuple], frames: ShardReader) -> Iterator[tuple]:
+    """Each filtered face's sample with the JPEG of the frame it was found in."""
+    for face, files in samples:
+        yield face, {**files, "frame.jpg": frames.read(face["frame_key"])}
+
+
+def aligned_faces(side: str, faces: Iterable[dict], shards: ShardWriter, size: int, padding: float) -> Iterator[dict]:
     """Align each face in worker processes, add its aligned image and mask to ``shards``, and yield its record
     with the landmarks and transform. Lazy: faces are read, aligned and stored as the records are taken."""
-    results = map_in_workers(partial(align_face, size=size, padding=padding), iter_samples(filtered, faces),
-                             setup=LandmarkModel)
-    for face, files, landmarks, transform in cli.progress(results, description):
+    samples = with_frames(iter_samples(paths.stage_output("filtered", side), faces),
+                          ShardReader(paths.stage_output("frames", side)))
+    results = map_in_workers(partial(align_face, size=size, padding=padding), samples, setup=LandmarkModel)
+    for face, files, landmarks, transform in cli.progress(results, f"alignments@{side}"):
         record = {**{k: v for k, v in face.items() if k not in ("key", "shard")},  # arrays: a fifth
                   "landmarks_68": np.round(landmarks, 2), "transform": np.round(transform, 6)}  # of lists
         shards.add(face["key"], files, record)
@@ -138,7 +145,7 @@ def main() -> None:
     shots = video_shots(side, videos, p.cut_threshold) if target else None
     with atomic_dir(paths.stage_output("alignments", side)) as out:
         with ShardWriter(out, "faces") as shards:
-            aligned = aligned_faces(filtered, faces, shards, p.size, p.padding, f"alignments@{side}")
+            aligned = aligned_faces(side, faces, shards, p.size, p.padding)
             document = alignments_document(side, videos, aligned, settings, shots)
             steadiness = {}
             if target:  # smoothing needs the whole clip: its frames are held (about 2 KB each)

@@ -20,26 +20,41 @@ import mlflow
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_file, output_lock, write_json
 from faceswap.core.paths import SIDES
-from faceswap.train import augment, distribute, feeder, holdout, loop, losses, networks, regions, tracking
+from faceswap.train import (
+    augment,
+    distribute,
+    feeder,
+    holdout,
+    loop,
+    losses,
+    networks,
+    regions,
+    schedule,
+    tracking,
+    warm_start,
+)
 from faceswap.train.checkpoints import Checkpoints, files_digest
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.loop import load_faces, preview_grid, train
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder
+from faceswap.train.schedule import WarmupCosine, warp_until
 
 # Params that only say how long to train and how often to report: changing them continues the same attempt.
 CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
 # The code that decides what a training step computes (this script builds the optimizer): an edit to any of it
 # starts a fresh attempt rather than crediting the new code with weights the old one trained.
 TRAINING_CODE = (__file__, *(m.__file__ for m in (augment, distribute, feeder, holdout, loop, losses, networks,
-                                                   regions)))
+                                                   regions, schedule, warm_start)))
 
 
 def attempt_identity(p) -> dict:
     """What decides the weights an attempt trains: its params (but cadence), its faces, its code, and the
-    versions of Keras and its backend (the same on a CPU and a GPU machine, so a pulled checkpoint goes on)."""
+    versions of Keras and its backend (the same on a CPU and a GPU machine, so a pulled checkpoint goes on), and
+    the weights it started from."""
     backend = keras.backend.backend()
     return {**{key: value for key, value in vars(p).items() if key not in CADENCE},
+            "init": warm_start.describe(p.init_from, p.init_parts),
             "faces": loop.faces_fingerprint([paths.stage_output("alignments", side) for side in SIDES]),
             "code": files_digest(TRAINING_CODE),
             "packages": {"keras": keras.__version__, backend: importlib.import_module(backend).__version__}}
@@ -52,8 +67,9 @@ def crossed(step: int, count: int, every: int) -> bool:
 
 def build_compiled(p) -> keras.Model:
     autoencoder = build_autoencoder(p.architecture)
-    autoencoder.compile(optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=0.5, beta_2=0.999),
-                        loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight))
+    rate = WarmupCosine(p.learning_rate, p.warmup_steps, p.steps, cosine=p.learning_rate_schedule == "cosine")
+    autoencoder.compile(optimizer=keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999),
+                        loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight, p.pixel_loss))
     return autoencoder
 
 
@@ -72,7 +88,8 @@ def training_faces(p) -> dict:
 
 
 def restore_or_build(p, attempt: dict, checkpoints: Checkpoints) -> tuple[keras.Model, dict | None]:
-    """The compiled model, from the attempt's last checkpoint when there is one to go on from."""
+    """The compiled model, from the attempt's last checkpoint when there is one to go on from, else from the
+    weights ``model.init_from`` names, else from random weights."""
     with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
         autoencoder = build_compiled(p)
         state = checkpoints.restore(autoencoder, attempt)
@@ -80,6 +97,9 @@ def restore_or_build(p, attempt: dict, checkpoints: Checkpoints) -> tuple[keras.
             cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"],
                          p.steps)
             autoencoder, state = build_compiled(p), None
+        if not state and attempt["init"]:
+            warm_start.warm_start(autoencoder, attempt["init"])
+            cli.log.info("model: starting from the weights of %s (%s)", attempt["init"]["file"], p.init_parts)
     return autoencoder, state
 
 
@@ -112,8 +132,9 @@ class Attempt:
                                                      "curve": self.curve, "summary": self.summary})
 
 
-def tag_run(run, state: dict | None, all_params: dict, data: dict) -> None:
-    """Params on a new run, ``resumed_at_steps`` on a resumed one, and the tags that say what it ran on."""
+def tag_run(run, state: dict | None, all_params: dict, data: dict, init: dict | None) -> None:
+    """Params on a new run, ``resumed_at_steps`` on a resumed one, and the tags that say what it ran on and
+    which weights it started from."""
     if state:
         cli.log.info("model: resuming from step %d (checkpoint %s, MLflow run %s)", state["step"], paths.CHECKPOINTS,
                      run.info.run_id)
@@ -126,7 +147,8 @@ def tag_run(run, state: dict | None, all_params: dict, data: dict) -> None:
         mlflow.log_params(tracking.flatten(all_params))
     mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
                      "keras_backend": keras.backend.backend(),
-                     "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0])})
+                     "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0]),
+                     **({f"init_{key}": value for key, value in init.items()} if init else {"init": "random"})})
 
 
 def export(attempt: Attempt, run) -> None:
@@ -154,10 +176,11 @@ def run_attempt(attempt: Attempt, state: dict | None, all_params: dict, data: di
     with tracking.start_run(state and state["run_id"]) as run:
         tracking.mark_process()
         attempt.run_id = run.info.run_id
-        tag_run(run, state, all_params, data)
+        tag_run(run, state, all_params, data, attempt.identity["init"])
         if not state:
             attempt.log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
-        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step]) as batches:
+        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step], first_step=attempt.first_step,
+                         warp_until=warp_until(p.steps, p.warp_off_share)) as batches:
             try:
                 train(autoencoder, batches, attempt.first_step, p, attempt.on_stretch)
             except FloatingPointError as error:

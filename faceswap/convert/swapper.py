@@ -3,12 +3,11 @@
 from dataclasses import dataclass
 from functools import partial
 
-import cv2
 import numpy as np
 
 from faceswap.convert.blend import face_mask, match_colour, paste
 from faceswap.convert.occlusion import Occlusion
-from faceswap.faces.geometry import apply
+from faceswap.faces.geometry import aligned_face, apply
 from faceswap.train.networks import swap_model
 
 
@@ -65,8 +64,7 @@ class FaceSwapper:
                 if placement is not None for transform, landmarks, shot in [placement]]
         if not jobs:
             return list(frames)
-        aligned = np.stack([cv2.warpAffine(frames[i], transform, (self.size, self.size), flags=cv2.INTER_AREA)
-                            for i, transform, _, _ in jobs])
+        aligned = np.stack([aligned_face(frames[i], transform, self.size) for i, transform, _, _ in jobs])
         generated = np.asarray(self.swap.predict_on_batch(aligned.astype(np.float32) / 255.0)) * 255.0
         visible = self.occlusion.visible(aligned) if self.occlusion else [None] * len(jobs)
         out = list(frames)

@@ -90,12 +90,18 @@ SCHEMA = {
         "seed": (int, AT_LEAST_0),
     },
     "model": {
-        "architecture": str,  # light, original or gpu128 (networks.py)
+        "architecture": str,  # ud128, ud128wide, light, original or gpu128 (networks.py)
+        "init_from": str,  # "" (random weights), or another attempt's weights: a .keras file or a checkpoint folder
+        "init_parts": ("all", "encoder_and_source"),  # what init_from gives; the rest starts from random weights
         "steps": (int, AT_LEAST_1),  # total steps of the attempt; raising it continues from the last checkpoint
         "batch_size": (int, AT_LEAST_1),  # faces per side per step, over all devices
-        "learning_rate": (float, Range(0, 1, above=True)),
+        "learning_rate": (float, Range(0, 1, above=True)),  # the peak, after the warmup
+        "learning_rate_schedule": ("cosine", "constant"),  # cosine: down to a tenth at model.steps (schedule.py)
+        "warmup_steps": (int, AT_LEAST_0),  # steps over which the learning rate rises from 0
+        "warp_off_share": (float, SHARE),  # the last share of the steps trained without the random warp
         "seed": (int, AT_LEAST_0),
-        "ssim_weight": (float, SHARE),  # share of the loss that is SSIM; the rest is L1
+        "ssim_weight": (float, SHARE),  # share of the loss that is DSSIM; the rest is the pixel error
+        "pixel_loss": ("mse", "l1"),  # the pixel error: squared (DeepFaceLab's) or absolute
         "eye_weight": (float, AT_LEAST_0),  # loss weight of the eye regions relative to the rest of the face
         "mouth_weight": (float, AT_LEAST_0),
         "mixed_precision": bool,  # float16 compute, for GPUs

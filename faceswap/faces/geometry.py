@@ -60,6 +60,13 @@ def crop_square(frame: np.ndarray, box: list[float], margin: float, max_size: in
     return crop, [round(x0, 2), round(y0, 2), round(side, 2)]
 
 
+def aligned_face(frame: np.ndarray, transform: np.ndarray, size: int) -> np.ndarray:
+    """The aligned face cut from the frame by one warp: the same call makes the training faces (alignments) and
+    the faces the model converts (output), so training sees what conversion sees. The border carries the frame's
+    edge pixels on, never black."""
+    return cv2.warpAffine(frame, transform, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+
+
 def box_in_crop(box: list[float], placement: list[float], crop_size: int) -> list[float]:
     """A frame box in the pixels of the crop whose placement ``crop_square`` returned."""
     x0, y0, side = placement

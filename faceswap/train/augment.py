@@ -107,13 +107,13 @@ def move_warp_and_jitter(faces, maps, transforms, offsets, contrast, brightness)
     return ops.clip(warped * contrast + brightness, 0, 1), ops.concatenate([faces, maps], axis=-1)
 
 
-def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray):
+def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray, warp: bool = True):
     """From uint8 faces (N, S, S, 3) and their uint8 maps (N, S, S, M: mask, eye and mouth regions) make
     float32 numpy arrays in [0, 1]: the network's inputs (N, S, S, 3) and its targets, the face and its maps
-    moved together (N, S, S, 3 + M)."""
+    moved together (N, S, S, 3 + M). Without ``warp`` the input is the target's face, colour jitter aside."""
     count, size = faces.shape[:2]
     transforms = similarity_transforms(rng, count, size)
-    offsets = warp_offsets(rng, count) * size
+    offsets = warp_offsets(rng, count) * size * (1.0 if warp else 0.0)
     contrast = rng.uniform(0.9, 1.1, (count, 1, 1, 3)).astype(np.float32)  # per channel: colour too
     brightness = rng.uniform(-10 / 255, 10 / 255, (count, 1, 1, 3)).astype(np.float32)
     inputs, targets = move_warp_and_jitter(faces, maps, transforms, offsets, contrast, brightness)

@@ -74,7 +74,11 @@ def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndar
 def train(autoencoder, feeder, first_step: int, p, on_stretch) -> None:
     """Train from step ``first_step`` to ``p.steps`` on the feeder's batches, in stretches that end on every
     multiple of ``p.log_every`` and at the last step; ``on_stretch(step, count, metrics)`` follows each
-    stretch of ``count`` steps ending at ``step``.
+    stretch of ``count`` steps ending at ``step``, with its mean losses.
+
+    One ``train_on_batch`` a step: the batches come straight from the feeder's queue, where ``fit`` over a
+    generator ran them through a ``tf.data`` pipeline whose Python call shares TensorFlow's few threads with
+    the step (0.2-0.5 s more a step on 2 cores, BENCHMARKS.md).
 
     Raises FloatingPointError when a loss is not finite, before anything is logged or saved of that stretch.
     """
@@ -83,10 +87,14 @@ def train(autoencoder, feeder, first_step: int, p, on_stretch) -> None:
     while step < p.steps:
         count = min(p.log_every - step % p.log_every, p.steps - step)
         busy, started = feeder.busy_seconds, time.perf_counter()
-        history = autoencoder.fit(batches, steps_per_epoch=count, epochs=1, verbose=0, shuffle=False).history
+        totals = dict.fromkeys(("target", "source"), 0.0)
+        for _ in range(count):
+            logs = autoencoder.train_on_batch(*next(batches), return_dict=True)
+            for side in totals:
+                totals[side] += float(logs[f"{side}_out_loss"])
         seconds = time.perf_counter() - started
         step += count
-        losses = {f"loss_{side}": float(history[f"{side}_out_loss"][-1]) for side in ("target", "source")}
+        losses = {f"loss_{side}": total / count for side, total in totals.items()}
         if not all(math.isfinite(v) for v in losses.values()):
             raise FloatingPointError(f"loss became {losses} between steps {step - count + 1} and {step}")
         on_stretch(step, count, {**losses, "examples_per_second": 2 * p.batch_size * count / seconds,

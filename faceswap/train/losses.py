@@ -1,5 +1,6 @@
-"""The reconstruction loss: SSIM plus L1, counted inside the face mask only, with the eyes and the mouth
-weighted up. Written in ``keras.ops`` so that every Keras backend runs it.
+"""The reconstruction loss: structural dissimilarity (DSSIM) plus a pixel error (squared, as DeepFaceLab's, or
+absolute), counted inside the face mask only, with the eyes and the mouth weighted up. Written in ``keras.ops``
+so that every Keras backend runs it.
 
 The target tensor packs six channels: the face (3), then the face mask, the eye region and the mouth region
 (1 each, in [0, 1]), so that the maps go through augmentation together with the face they belong to.
@@ -14,6 +15,14 @@ TARGET_CHANNELS = 6
 
 
 SSIM_STATISTICS = 5  # x, y, x², y², xy: blurred together in one call
+
+
+def window_size(face_size: int) -> int:
+    """The SSIM window for a face of ``face_size`` px: an eleventh-and-a-bit of the face (DeepFaceLab's
+    ``resolution / 11.6``, so 11 at 128 px and 5 at 64), odd, at least 3: the structure compared is of the same
+    part of the face at every size."""
+    size = max(3, int(face_size / 11.6))
+    return size if size % 2 else size + 1
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -41,14 +50,15 @@ def ssim_map(x, y, window):
 
 @keras.saving.register_keras_serializable(package="faceswap")
 class FaceLoss(keras.losses.Loss):
-    """``(1 - ssim_weight) * L1 + ssim_weight * (1 - SSIM) / 2``, each a mean weighted by
-    ``mask * (1 + (eye_weight - 1) * eyes + (mouth_weight - 1) * mouth)``."""
+    """``(1 - ssim_weight) * pixel error + ssim_weight * (1 - SSIM) / 2``, each a mean weighted by
+    ``mask * (1 + (eye_weight - 1) * eyes + (mouth_weight - 1) * mouth)``; the pixel error is ``"l1"`` (absolute)
+    or ``"mse"`` (squared), and the SSIM window grows with the face (``window_size``)."""
 
     def __init__(self, ssim_weight: float = 0.5, eye_weight: float = 3.0, mouth_weight: float = 2.0,
-                 name: str = "face_loss", **kwargs):
+                 pixel_loss: str = "l1", name: str = "face_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         self.ssim_weight, self.eye_weight, self.mouth_weight = ssim_weight, eye_weight, mouth_weight
-        self.window = gaussian_window()
+        self.pixel_loss = pixel_loss
 
     def call(self, y_true, y_pred):
         y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
@@ -59,10 +69,12 @@ class FaceLoss(keras.losses.Loss):
         def weighted_mean(error):
             return ops.sum(error * weight, axis=(1, 2, 3)) / total
 
-        l1 = weighted_mean(ops.abs(face - y_pred))
-        dssim = weighted_mean((1 - ssim_map(face, y_pred, self.window)) / 2)
-        return (1 - self.ssim_weight) * l1 + self.ssim_weight * dssim
+        difference = face - y_pred
+        pixel = weighted_mean(ops.square(difference) if self.pixel_loss == "mse" else ops.abs(difference))
+        window = gaussian_window(window_size(y_pred.shape[1]))
+        dssim = weighted_mean((1 - ssim_map(face, y_pred, window)) / 2)
+        return (1 - self.ssim_weight) * pixel + self.ssim_weight * dssim
 
     def get_config(self):
         return {**super().get_config(), "ssim_weight": self.ssim_weight, "eye_weight": self.eye_weight,
-                "mouth_weight": self.mouth_weight}
+                "mouth_weight": self.mouth_weight, "pixel_loss": self.pixel_loss}

@@ -61,6 +61,7 @@ def test_mlflow_run_has_params_loss_curve_and_previews(repo):
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     run = client.get_run(run_id)  # before the params changes below, which resume this run
     assert run.data.params["model.steps"] == "6" and run.data.params["model.architecture"] == "light"
+    assert run.data.tags["init"] == "random"
     assert run.data.tags["git_commit"] and run.data.tags["machine"]
     history = client.get_metric_history(run_id, "loss_target")
     assert [m.step for m in history] == [2, 4, 6]

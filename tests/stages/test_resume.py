@@ -69,8 +69,9 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
     from faceswap.train.networks import swap_model
 
     model = keras.saving.load_model(root / "models/faceswap.keras")
-    swapped = swap_model(model).predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)
-    assert swapped.shape == (1, 64, 64, 3) and np.isfinite(swapped).all()
+    size = json.loads((root / "models/run.json").read_text())["size"]
+    swapped = swap_model(model).predict(np.zeros((1, size, size, 3), np.float32), verbose=0)
+    assert swapped.shape == (1, size, size, 3) and np.isfinite(swapped).all()
 
     # forced to run again with no step left (as after a change to a file it imports): the figures stay
     sh("dvc", "repro", "--force", "--single-item", "model", cwd=root)

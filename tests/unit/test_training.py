@@ -304,3 +304,94 @@ def test_preview_tiles_are_at_least_128_px(aligned_faces):
     faces = {side: load_faces(aligned_faces / "data/alignments" / side, 64)[0][:2] for side in ("target", "source")}
     grid = preview_grid(build_autoencoder("light"), faces["target"], faces["source"])
     assert grid.shape == (4 * 128, 3 * 128, 3) and grid.dtype == np.uint8
+
+
+def test_the_squared_pixel_error_and_a_window_that_grows_with_the_face():
+    from faceswap.train.losses import window_size
+
+    face = np.full((1, 16, 16, 3), 0.5, np.float32)
+    assert loss(packed(face), face + 0.1, ssim_weight=0.0, pixel_loss="mse") == pytest.approx(0.01, rel=1e-3)
+    assert loss(packed(face), face + 0.1, ssim_weight=0.0, pixel_loss="l1") == pytest.approx(0.1, rel=1e-3)
+    assert [window_size(size) for size in (32, 64, 128, 256)] == [3, 5, 11, 23]
+
+
+def test_the_learning_rate_warms_up_then_falls_to_a_tenth_along_a_cosine():
+    from faceswap.train.schedule import WarmupCosine, warp_until
+
+    schedule = WarmupCosine(1e-3, warmup_steps=10, total_steps=110)
+    rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in (0, 4, 9, 60, 110, 500)]
+    assert rates == pytest.approx([1e-4, 5e-4, 1e-3, 0.55e-3, 1e-4, 1e-4], rel=1e-4)
+    constant = WarmupCosine(1e-3, warmup_steps=10, total_steps=110, cosine=False)
+    assert float(keras.ops.convert_to_numpy(constant(500))) == pytest.approx(1e-3)
+    restored = keras.optimizers.Adam(schedule).get_config()["learning_rate"]
+    assert keras.saving.deserialize_keras_object(restored).get_config() == schedule.get_config()
+    assert warp_until(1000, 0.2) == 800 and warp_until(1000, 0.0) == 1000
+
+
+def test_the_feeder_stops_warping_from_the_step_the_schedule_says(aligned_faces):
+    """Without the warp the input is the target face under colour jitter only; with it, the face moves."""
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+
+    def unexplained(inputs, targets):  # what a per-channel contrast and brightness cannot explain
+        faces = targets[..., :3].reshape(len(targets), -1, 3)
+        flat = inputs.reshape(len(inputs), -1, 3)
+        residual = []
+        for x, y in zip(faces, flat):
+            for c in range(3):
+                fit = np.polyval(np.polyfit(x[:, c], y[:, c], 1), x[:, c])
+                residual.append(np.abs(fit - y[:, c]).mean())
+        return max(residual)
+
+    with BatchFeeder(data, 2, seed=0, first_step=8, warp_until=9) as feeder:
+        batches = feeder.batches()
+        warped, plain = next(batches), next(batches)
+    assert unexplained(warped[0][0], warped[1][0]) > 0.02
+    assert unexplained(plain[0][0], plain[1][0]) < 0.005
+
+
+def saved_light(tmp_path, seed):
+    keras.utils.set_random_seed(seed)
+    model = build_autoencoder("light")
+    model.save(tmp_path / f"light-{seed}.keras")
+    return model
+
+
+@pytest.mark.parametrize("parts", ["all", "encoder_and_source"])
+def test_a_warm_start_takes_the_weights_of_the_parts_asked_for(tmp_path, parts):
+    from faceswap.train.warm_start import describe, warm_start
+
+    donor = saved_light(tmp_path, 1)
+    keras.utils.set_random_seed(2)
+    model = compiled()
+    fresh = {part: model.get_layer(part).get_weights() for part in ("encoder", "decoder_target", "decoder_source")}
+    init = describe(str(tmp_path / "light-1.keras"), parts)
+    assert init["parts"] == parts and len(init["digest"]) == 16
+    warm_start(model, init)
+    taken = {"encoder", "decoder_source"} | ({"decoder_target"} if parts == "all" else set())
+    for part in fresh:
+        expected = donor.get_layer(part).get_weights() if part in taken else fresh[part]
+        for mine, other in zip(model.get_layer(part).get_weights(), expected, strict=True):
+            np.testing.assert_array_equal(mine, other)
+
+
+def test_a_warm_start_from_a_checkpoint_folder_and_refusals_in_one_line(tmp_path, aligned_faces):
+    from faceswap.core.cli import UserError
+    from faceswap.train.warm_start import describe, warm_start
+
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    trained = compiled()
+    checkpoints.save(trained, {"step": 3, "attempt": {"architecture": "light"}})
+    (folder,) = (tmp_path / "checkpoints").iterdir()
+    model = compiled()
+    warm_start(model, describe(str(folder), "all"))
+    for mine, other in zip(model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(mine, other)
+
+    other_architecture = build_autoencoder("ud128")
+    with pytest.raises(UserError, match=r"is a 'light' model, which does not fit model.architecture 'ud128'"):
+        warm_start(other_architecture, describe(str(folder), "encoder_and_source"))
+    with pytest.raises(UserError, match=r"'model.init_from' is 'nowhere.keras', which does not exist"):
+        describe("nowhere.keras", "all")
+    (tmp_path / "broken.keras").write_bytes(b"not a model")
+    with pytest.raises(UserError, match=r"broken.keras: not a readable Keras model"):
+        warm_start(model, describe(str(tmp_path / "broken.keras"), "all"))
