@@ -78,7 +78,7 @@ def train(autoencoder, feeder, first_step: int, p, on_stretch) -> None:
 
     One ``train_on_batch`` a step: the batches come straight from the feeder's queue, where ``fit`` over a
     generator ran them through a ``tf.data`` pipeline whose Python call shares TensorFlow's few threads with
-    the step (0.2-0.5 s more a step on 2 cores, BENCHMARKS.md).
+    the step (1.2-1.5x slower a step on 2 cores, BENCHMARKS.md).
 
     Raises FloatingPointError when a loss is not finite, before anything is logged or saved of that stretch.
     """
