@@ -5,7 +5,8 @@ are noisy, and a full-size step from random weights can push the sigmoid outputs
 a half cosine from ``learning_rate`` down to a tenth of it at ``model.steps``. The random warp is on for most
 of the attempt and off for its last ``warp_off_share`` (the peers' fine-tuning phase: the decoders learn the
 faces as they are, so the converted face is sharper). The rate follows the step count the optimizer keeps, the
-warp the feeder's count from the resumed step, so a resumed attempt goes on where it was; raising ``model.steps`` stretches what is left of the curve.
+warp the feeder's count from the resumed step, so a resumed attempt goes on where it was; raising
+``model.steps`` stretches what is left of the curve.
 """
 
 import math
