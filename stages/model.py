@@ -68,7 +68,9 @@ def crossed(step: int, count: int, every: int) -> bool:
 def build_compiled(p) -> keras.Model:
     autoencoder = build_autoencoder(p.architecture)
     rate = WarmupCosine(p.learning_rate, p.warmup_steps, p.steps, cosine=p.learning_rate_schedule == "cosine")
-    autoencoder.compile(optimizer=keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999),
+    optimizer = keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999, use_ema=p.ema_momentum > 0,
+                                      ema_momentum=p.ema_momentum or 0.99)
+    autoencoder.compile(optimizer=optimizer,
                         loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight, p.pixel_loss))
     return autoencoder
 
@@ -152,8 +154,10 @@ def tag_run(run, state: dict | None, all_params: dict, data: dict, init: dict | 
 
 
 def export(attempt: Attempt, run) -> None:
-    """The trained autoencoder without optimizer state, computing in float32 wherever it is loaded; the run file."""
+    """The trained autoencoder without optimizer state, computing in float32 wherever it is loaded; the run file.
+    With ``model.ema_momentum`` the weights are their moving average (the checkpoints keep the raw ones)."""
     p = attempt.p
+    attempt.autoencoder.optimizer.finalize_variable_values(attempt.autoencoder.trainable_variables)
     distribute.set_precision(False)
     exported = build_autoencoder(p.architecture)
     exported.set_weights(attempt.autoencoder.get_weights())

@@ -99,6 +99,7 @@ SCHEMA = {
         "learning_rate_schedule": ("cosine", "constant"),  # cosine: down to a tenth at model.steps (schedule.py)
         "warmup_steps": (int, AT_LEAST_0),  # steps over which the learning rate rises from 0
         "warp_off_share": (float, SHARE),  # the last share of the steps trained without the random warp
+        "ema_momentum": (float, Range(0, 0.9999)),  # 0: off; else the exported weights are their moving average
         "seed": (int, AT_LEAST_0),
         "ssim_weight": (float, SHARE),  # share of the loss that is DSSIM; the rest is the pixel error
         "pixel_loss": ("mse", "l1"),  # the pixel error: squared (DeepFaceLab's) or absolute

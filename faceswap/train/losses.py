@@ -26,7 +26,7 @@ def window_size(face_size: int) -> int:
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
-    """The SSIM window as one line of a separable depthwise kernel, (size, 1, 5 * 3, 1): the 11x11 Gaussian
+    """The SSIM window as one line of a separable depthwise kernel, (size, 1, 5 * 3, 1): the square Gaussian
     is this line down the columns, then along the rows, a fifth of the work of the square kernel."""
     line = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
     line /= line.sum()

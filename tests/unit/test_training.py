@@ -45,7 +45,7 @@ def test_loss_is_zero_for_a_perfect_face_and_ignores_the_background():
     mask = np.zeros((2, 32, 32, 1), np.float32)
     mask[:, 8:24, 8:24] = 1
     assert loss(packed(face, mask), face) == pytest.approx(0, abs=1e-5)
-    outside = face.copy()  # beyond the reach of SSIM's 11-pixel window from the mask
+    outside = face.copy()  # beyond the reach of SSIM's window (3 px at 32 px) from the mask
     outside[:, :2] = 1 - outside[:, :2]
     assert loss(packed(face, mask), outside) == pytest.approx(0, abs=1e-5)
     inside = face.copy()
@@ -395,3 +395,36 @@ def test_a_warm_start_from_a_checkpoint_folder_and_refusals_in_one_line(tmp_path
     (tmp_path / "broken.keras").write_bytes(b"not a model")
     with pytest.raises(UserError, match=r"broken.keras: not a readable Keras model"):
         warm_start(model, describe(str(tmp_path / "broken.keras"), "all"))
+
+
+def test_the_exported_model_is_the_weights_moving_average_and_a_checkpoint_keeps_it(aligned_faces, tmp_path,
+                                                                                     monkeypatch):
+    """With model.ema_momentum the export holds the optimizer's average of the weights, not the last step's, and
+    an attempt resumed from a checkpoint goes on averaging from where it stood."""
+    from faceswap.core import params
+    from stages import model as model_stage
+
+    p = SimpleNamespace(**{**vars(params.load("model", REPO / "params.yaml")), "architecture": "light",
+                           "ema_momentum": 0.9, "steps": 4, "log_every": 4, "batch_size": 2})
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    autoencoder = model_stage.build_compiled(p)
+    with BatchFeeder(data, 2, seed=0) as feeder:
+        train(autoencoder, feeder, 0, p, lambda *_: checkpoints.save(autoencoder, {"step": 4, "attempt": {}}))
+    raw = [np.array(w) for w in autoencoder.get_weights()]
+    averages = [np.array(v) for v in autoencoder.optimizer._model_variables_moving_average]
+
+    resumed = model_stage.build_compiled(p)
+    checkpoints.restore(resumed, {})
+    for mine, theirs in zip(resumed.optimizer._model_variables_moving_average, averages, strict=True):
+        np.testing.assert_array_equal(np.array(mine), theirs)
+
+    monkeypatch.chdir(tmp_path)
+    run = SimpleNamespace(info=SimpleNamespace(run_id="r", experiment_id="0"))
+    model_stage.export(SimpleNamespace(p=p, autoencoder=autoencoder), run)
+    exported = keras.saving.load_model(tmp_path / "models/faceswap.keras", compile=False)
+    weights = [np.array(v) for v in exported.trainable_variables]
+    assert len(weights) == len(averages)
+    for mine, average in zip(weights, averages, strict=True):
+        np.testing.assert_allclose(mine, average, rtol=1e-6)
+    assert any(not np.allclose(a, r) for a, r in zip(averages, raw))
