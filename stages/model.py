@@ -69,9 +69,8 @@ def build_compiled(p) -> keras.Model:
     autoencoder = build_autoencoder(p.architecture)
     rate = WarmupCosine(p.learning_rate, p.warmup_steps, p.steps, cosine=p.learning_rate_schedule == "cosine")
     optimizer = keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999, use_ema=p.ema_momentum > 0,
-                                      ema_momentum=p.ema_momentum or 0.99)
-    autoencoder.compile(optimizer=optimizer,
-                        loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight, p.pixel_loss))
+                                      ema_momentum=p.ema_momentum)
+    autoencoder.compile(optimizer=optimizer, loss=FaceLoss(p.ssim_weight, p.eye_weight, p.mouth_weight, p.pixel_loss))
     return autoencoder
 
 
