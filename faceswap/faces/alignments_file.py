@@ -25,6 +25,7 @@ import numpy as np
 
 from faceswap.core.atomic import atomic_file
 from faceswap.core.cli import UserError
+from faceswap.core.damage import damaged, is_count, is_rate, read_json
 from faceswap.faces.landmarks import TEMPLATE_5
 from faceswap.faces.timeseries import runs
 from faceswap.media.imageset import plain
@@ -34,6 +35,7 @@ VERSION = 3
 READABLE_VERSIONS = (2, 3)  # version 2 has no shots: read as one shot per video
 FACE_FIELDS = ("key", "box", "score", "identity_distance", "landmarks_5", "landmarks_68", "transform")
 STATUS_CODES = {"missing": 0, "recovered": 1, "detected": 2}  # the timeline plot's y axis
+FACE_SHAPES = {"box": (4,), "landmarks_68": (68, 2), "transform": (2, 3)}  # what conversion and the timeline read
 
 
 def alignments_document(side: str, videos: dict, faces: Iterable[dict], settings: dict,
@@ -125,16 +127,24 @@ def write_alignments(path: Path, document: dict) -> dict[str, list[str]]:
 
 
 def read_alignments(path: Path) -> dict:
-    """An alignments file, checked: its schema, its version and the keys a consumer needs. A file of another
-    version (written by older code) stops with one line saying how to write it anew."""
+    """An alignments file, checked: its schema, its version, and every video and frame as a consumer needs them.
+    A file of another version (written by older code) stops with one line saying how to write it anew; a damaged
+    one (cut short, a frame out of place, a rate of 0) with one line saying how to get it back."""
     path = Path(path)
+    document = read_json(path)
+    check_header(path, document)
+    for name, video in document["videos"].items():
+        check_video(path, name, video)
+        if not isinstance(video["frames"], list) or len(video["frames"]) != video["frame_count"]:
+            raise damaged(path, f"video {name!r}: frames is not a list of its {video['frame_count']} frames")
+        for index, frame in enumerate(video["frames"]):
+            check_frame(path, name, index, frame, document["version"])
+    return document
+
+
+def check_header(path: Path, document) -> None:
+    """What precedes the videos: the schema, a version this code reads, the settings, and videos by name."""
     remake = f"run `dvc repro -f alignments@{path.parent.name}` to write it anew"
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found; {remake}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid JSON ({error}); {remake}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise UserError(f"{path}: not an alignments file (no schema {SCHEMA!r}); {remake}")
     if document.get("version") not in READABLE_VERSIONS:
@@ -143,7 +153,36 @@ def read_alignments(path: Path) -> dict:
     missing = [key for key in ("side", "aligned_size", "padding", "videos") if key not in document]
     if missing:
         raise UserError(f"{path}: lacks {', '.join(missing)}; {remake}")
-    return document
+    if not is_count(document["aligned_size"], 1) or not isinstance(document["padding"], int | float):
+        raise damaged(path, "aligned_size is not a whole number above 0, or padding not a number")
+    if not isinstance(document["videos"], dict) or not document["videos"]:
+        raise damaged(path, "videos is not an object with an entry per video")
+
+
+def check_video(path: Path, name: str, video) -> None:
+    """One video's rate, size and frame count (its frames are checked one by one)."""
+    keys = ("rate", "width", "height", "frame_count", "frames")
+    if not isinstance(video, dict) or any(key not in video for key in keys):
+        raise damaged(path, f"video {name!r} lacks one of {', '.join(keys)}")
+    if not is_rate(video["rate"]):
+        raise damaged(path, f"video {name!r}: rate {video['rate']!r} is not a positive fraction")
+    if not (is_count(video["width"], 1) and is_count(video["height"], 1) and is_count(video["frame_count"])):
+        raise damaged(path, f"video {name!r}: width, height and frame_count are not whole numbers (the size "
+                            "above 0)")
+
+
+def check_frame(path: Path, name: str, index: int, frame, version: int) -> None:
+    """Frame ``index`` of a video: numbered ``index``, a known status, its shot, its faces with their points."""
+    where = f"video {name!r}, frame {index}"
+    if not isinstance(frame, dict) or frame.get("frame") != index:
+        raise damaged(path, f"{where}: not the record of frame {index} (frames out of place or out of range)")
+    if frame.get("status") not in STATUS_CODES or not isinstance(frame.get("faces"), list):
+        raise damaged(path, f"{where}: no known status or no list of faces")
+    if version >= 3 and not is_count(frame.get("shot")):
+        raise damaged(path, f"{where}: shot is not a whole number")
+    for face in frame["faces"]:
+        if not isinstance(face, dict) or any(np.shape(face.get(key)) != shape for key, shape in FACE_SHAPES.items()):
+            raise damaged(path, f"{where}: a face lacks a box of 4 numbers, 68 landmarks or a 2x3 transform")
 
 
 def first_faces(document: dict, video: str) -> list[dict | None]:

@@ -61,8 +61,8 @@ def test_faces_out_of_order_are_an_error_not_a_silent_loss(tmp_path, faces):
 
 
 def test_the_reader_returns_what_was_written_and_each_frames_first_face(tmp_path):
-    path = tmp_path / "target" / "alignments.json"
-    path.parent.mkdir()
+    path = tmp_path / "alignments/target/alignments.json"
+    path.parent.mkdir(parents=True)
     settings = {"aligned_size": 64, "padding": 0.1}
     write_alignments(path, alignments_document("target", VIDEOS, iter([face("a", 1), face("a", 1, 1)]), settings))
     document = read_alignments(path)
@@ -80,8 +80,8 @@ def test_the_reader_returns_what_was_written_and_each_frames_first_face(tmp_path
     ('{"schema": "faceswap-pipeline/alignments", "version": 3, "videos": {}}', "lacks side, aligned_size, padding"),
 ])
 def test_the_reader_refuses_other_files_with_one_line_saying_how_to_remake_them(tmp_path, content, complaint):
-    path = tmp_path / "target" / "alignments.json"
-    path.parent.mkdir()
+    path = tmp_path / "alignments/target/alignments.json"
+    path.parent.mkdir(parents=True)
     if content is not None:
         path.write_text(content)
     with pytest.raises(UserError, match=complaint) as error:
@@ -90,8 +90,8 @@ def test_the_reader_refuses_other_files_with_one_line_saying_how_to_remake_them(
 
 
 def test_shots_are_recorded_per_frame_and_a_version_2_file_reads_as_one_shot(tmp_path):
-    path = tmp_path / "target" / "alignments.json"
-    path.parent.mkdir()
+    path = tmp_path / "alignments/target/alignments.json"
+    path.parent.mkdir(parents=True)
     settings = {"aligned_size": 64, "padding": 0.1}
     write_alignments(path, alignments_document("target", VIDEOS, iter([face("a", 1)]), settings,
                                                shots={"a": [0, 0, 1, 1], "b": [0, 1, 2]}))
@@ -105,3 +105,46 @@ def test_shots_are_recorded_per_frame_and_a_version_2_file_reads_as_one_shot(tmp
             del frame["shot"]
     path.write_text(json.dumps(old))
     assert frame_shots(read_alignments(path), "a") == [0, 0, 0, 0]
+
+
+def damage_document(change):
+    def befall(path):
+        document = json.loads(path.read_text())
+        change(document, document["videos"]["a"])
+        path.write_text(json.dumps(document))
+    return befall
+
+
+DAMAGES = {  # what befalls a written file, and what the error says of it
+    "cut short": (lambda path: path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2]),
+                  "not valid JSON, cut short?"),
+    "not UTF-8": (lambda path: path.write_bytes(path.read_bytes().replace(b'"side"', b'"s\xffde"')), "not UTF-8"),
+    "nested deep": (lambda path: path.write_bytes(b"[" * 100_000 + b"]" * 100_000), "nested too deep"),
+    "videos a list": (damage_document(lambda d, a: d.update(videos=[])), "videos is not an object"),
+    "frame out of range": (damage_document(lambda d, a: a["frames"][1].update(frame=7)),
+                           "video 'a', frame 1: not the record of frame 1 (frames out of place or out of range)"),
+    "frame lost": (damage_document(lambda d, a: a["frames"].pop()), "video 'a': frames is not a list of its 4"),
+    "rate 0/1": (damage_document(lambda d, a: a.update(rate="0/1")), "video 'a': rate '0/1' is not a positive"),
+    "size 0": (damage_document(lambda d, a: a.update(width=0)), "video 'a': width, height and frame_count are not"),
+    "status unknown": (damage_document(lambda d, a: a["frames"][0].update(status="found")), "no known status"),
+    "shot lost": (damage_document(lambda d, a: a["frames"][2].pop("shot")), "frame 2: shot is not a whole number"),
+    "transform lost": (damage_document(lambda d, a: a["frames"][1]["faces"][0].pop("transform")),
+                       "video 'a', frame 1: a face lacks a box of 4 numbers, 68 landmarks or a 2x3 transform"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_file_is_one_error_saying_how_to_get_it_back(tmp_path, damage):
+    path = tmp_path / "alignments/target/alignments.json"
+    path.parent.mkdir(parents=True)
+    write_alignments(path, alignments_document("target", VIDEOS, iter([face("a", 1), face("b", 2)]),
+                                               {"aligned_size": 64, "padding": 0.1}))
+    read_alignments(path)
+    befall, complaint = DAMAGES[damage]
+    befall(path)
+    with pytest.raises(UserError) as error:
+        read_alignments(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and complaint in message and "\n" not in message
+    assert message.endswith(f"restore it with `dvc checkout {path.parent}`, or write it anew with "
+                            "`dvc repro -f alignments@target`")
