@@ -59,10 +59,10 @@ class JsonStream:
         while True:
             try:
                 value, end = self._decoder.raw_decode(self.text, self.at)
-            except json.JSONDecodeError as error:
+            except json.JSONDecodeError:
                 if self._more():
                     continue
-                raise damaged(self.path, f"not valid JSON, cut short? ({error.msg})") from None
+                raise damaged(self.path, "not valid JSON, cut short?") from None
             except RecursionError:
                 raise damaged(self.path, "nested too deep to be a file of ours") from None
             if NUMBER_GOES_ON.fullmatch(self.text, end) and self._more():  # "0." of "0.15": read on

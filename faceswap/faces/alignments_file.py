@@ -135,7 +135,12 @@ def read_alignments(path: Path) -> dict:
         return {**alignments.header, "videos": videos}
 
 
-class open_alignments:  # noqa: N801 (used as a function: ``with open_alignments(path) as alignments``)
+def open_alignments(path: Path) -> "AlignmentsStream":
+    """``with open_alignments(path) as alignments``: the file read as it streams, checked as it comes."""
+    return AlignmentsStream(path)
+
+
+class AlignmentsStream:
     """An alignments file read as it streams, frame by frame, in the memory of one frame: the settings first
     (``header``), then ``videos()``. Everything is checked as it comes: a file of another version (written by older
     code) stops with one line saying how to write it anew; a damaged one (cut short, a frame out of place, a rate of
@@ -199,6 +204,7 @@ class open_alignments:  # noqa: N801 (used as a function: ``with open_alignments
             raise damaged(self.path, "holds more than one JSON value")
 
     def _frames(self, name: str, video: dict) -> Iterator[dict]:
+        """One video's frames, each checked, and as many as its frame count says."""
         lacking = f"video {name!r}: frames is not a list of its {video['frame_count']} frames"
         if self._json.peek() != "[":
             raise damaged(self.path, lacking)
@@ -261,7 +267,7 @@ def check_frame(path: Path, name: str, index: int, frame, version: int) -> None:
             raise damaged(path, f"{where}: a face lacks a box of 4 numbers, 68 landmarks or a 2x3 transform")
 
 
-def first_faces(alignments: open_alignments, video: str) -> Iterator[tuple[dict | None, int]]:
+def first_faces(alignments: "AlignmentsStream", video: str) -> Iterator[tuple[dict | None, int]]:
     """The first face of each frame of one video (None where the frame has none: on the target, the one face
     conversion swaps) and the frame's shot (a version 2 file knows of no cut: one shot), as the file streams."""
     for name, _, frames in alignments.videos():
