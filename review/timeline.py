@@ -1,38 +1,38 @@
 """The target's timeline: every frame's status from the alignments file (detected, recovered, missing), with
 ``excluded`` where the face conversion would use has been excluded since; and each frame's face box and 68
-landmarks, for the frame view. Read once from ``alignments.json`` and kept as compact arrays (a frame's points
-are 544 bytes), since a feature film's parsed JSON would take gigabytes."""
+landmarks, for the frame view. Read once from ``alignments.json`` as it streams, frame by frame, and kept as
+compact arrays (a frame's points are 544 bytes), since a feature film's parsed JSON would take gigabytes."""
 
 from fractions import Fraction
 
 import numpy as np
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import missing_stretches, read_alignments
+from faceswap.faces.alignments_file import missing_stretches, open_alignments
 
 LETTERS = {"detected": "d", "recovered": "r", "missing": "m", "excluded": "x"}
 
 
 class Timeline:
     def __init__(self, side: str = "target"):
-        document = read_alignments(paths.stage_output("alignments", side) / paths.ALIGNMENTS_FILE)
         self.videos = {}
         self.position = {}  # frame key -> (video, frame)
-        for name, video in document["videos"].items():
-            frames = video["frames"]
-            boxes = np.full((len(frames), 4), np.nan, np.float32)
-            points = np.full((len(frames), 68, 2), np.nan, np.float32)
-            keys = []
-            for frame in frames:
-                face = frame["faces"][0] if frame["faces"] else None
-                keys.append(face["key"] if face else None)
-                if face:
-                    boxes[frame["frame"]] = face["box"]
-                    points[frame["frame"]] = face["landmarks_68"]
-                self.position[f"{name}_{frame['frame']:06d}"] = (name, frame["frame"])
-            self.videos[name] = {"rate": video["rate"], "width": video["width"], "height": video["height"],
-                                 "statuses": [frame["status"] for frame in frames], "face_keys": keys,
-                                 "boxes": boxes, "points": points}
+        with open_alignments(paths.stage_output("alignments", side) / paths.ALIGNMENTS_FILE) as alignments:
+            for name, video, frames in alignments.videos():
+                count = video["frame_count"]
+                boxes = np.full((count, 4), np.nan, np.float32)
+                points = np.full((count, 68, 2), np.nan, np.float32)
+                keys, statuses = [], []
+                for frame in frames:
+                    face = frame["faces"][0] if frame["faces"] else None
+                    keys.append(face["key"] if face else None)
+                    statuses.append(frame["status"])
+                    if face:
+                        boxes[frame["frame"]] = face["box"]
+                        points[frame["frame"]] = face["landmarks_68"]
+                    self.position[f"{name}_{frame['frame']:06d}"] = (name, frame["frame"])
+                self.videos[name] = {"rate": video["rate"], "width": video["width"], "height": video["height"],
+                                     "statuses": statuses, "face_keys": keys, "boxes": boxes, "points": points}
 
     def statuses(self, excluded: set[str]) -> dict[str, list[str]]:
         """Each video's status per frame, ``excluded`` where the frame's face is in the exclusion list."""

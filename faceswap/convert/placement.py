@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import first_faces, frame_shots, read_alignments
+from faceswap.faces.alignments_file import first_faces, open_alignments
 from faceswap.faces.geometry import apply
 from faceswap.faces.landmarks import canonical_points
 from faceswap.faces.timeseries import moving_average
@@ -42,11 +42,14 @@ def placement_series(transforms: list[np.ndarray | None], size: int, padding: fl
                      for t in transforms]) if transforms else np.zeros((0, 5, 2))
 
 
+POINTS = ("box", "landmarks_5", "landmarks_68", "transform")  # a face's points, kept as arrays when kept
+
+
 @dataclass
 class TargetTrack:
     """The target video and where its face is in each frame, as conversion needs them: per frame the face of
-    the alignments file (None where there is none), its shot, its transform as recorded and smoothed over
-    ``output.smooth_frames`` within the shot, and its 68 landmarks."""
+    the alignments file (None where there is none; its points as arrays, in the fields below), its shot, its
+    transform as recorded and smoothed over ``output.smooth_frames`` within the shot, and its 68 landmarks."""
 
     video: Path
     info: VideoInfo
@@ -69,12 +72,18 @@ class TargetTrack:
 
 
 def load_target_track(smooth_frames: int) -> TargetTrack:
-    """The target's video, its catalogue entry and its alignments file, read and checked."""
+    """The target's video, its catalogue entry and its alignments file, read and checked; the file streams, so
+    memory holds the arrays kept per frame, never the parsed file."""
     (name, entry), = read_catalogue(paths.stage_output("frames", "target")).items()
-    document = read_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE)
-    faces, shots = first_faces(document, name), frame_shots(document, name)
-    raw = [np.array(face["transform"]) if face else None for face in faces]
+    path = paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE
+    faces, shots, raw, landmarks = [], [], [], []
+    with open_alignments(path) as alignments:
+        for face, shot in first_faces(alignments, name):
+            faces.append(face and {key: value for key, value in face.items() if key not in POINTS})
+            shots.append(shot)
+            raw.append(np.array(face["transform"]) if face else None)
+            landmarks.append(np.array(face["landmarks_68"]) if face else None)
+        size, padding = alignments.header["aligned_size"], alignments.header["padding"]
     return TargetTrack(video=paths.raw("target") / entry["file"], info=VideoInfo.as_decoded(entry),
-                       aligned_size=document["aligned_size"], padding=document["padding"], faces=faces, shots=shots,
-                       raw_transforms=raw, transforms=smooth_transforms(raw, smooth_frames, shots),
-                       landmarks=[np.array(face["landmarks_68"]) if face else None for face in faces])
+                       aligned_size=size, padding=padding, faces=faces, shots=shots, raw_transforms=raw,
+                       transforms=smooth_transforms(raw, smooth_frames, shots), landmarks=landmarks)

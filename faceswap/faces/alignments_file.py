@@ -12,9 +12,9 @@ Schema (version 3), documented in README.md, "Alignments file"::
 
 ``transform`` is the 2x3 matrix taking frame pixels to the aligned face. Version 2 added the status
 "recovered", and per face ``source`` (detected or interpolated) and ``identity_distance``; version 3 each frame's
-``shot`` (counted from 0, one more after each hard cut). ``write_alignments`` writes it and ``read_alignments``
-reads it back, checking the schema and version: every consumer reads it there. Version 2 is still read, as a
-video with no cut known.
+``shot`` (counted from 0, one more after each hard cut). ``write_alignments`` writes it frame by frame and
+``open_alignments`` reads it back the same way, checking the schema, the version and every frame: every consumer
+reads it there. Version 2 is still read, as a video with no cut known.
 """
 
 import json
@@ -25,6 +25,8 @@ import numpy as np
 
 from faceswap.core.atomic import atomic_file
 from faceswap.core.cli import UserError
+from faceswap.core.damage import damaged, is_count, is_rate
+from faceswap.core.json_stream import JsonStream
 from faceswap.faces.landmarks import TEMPLATE_5
 from faceswap.faces.timeseries import runs
 from faceswap.media.imageset import plain
@@ -34,6 +36,7 @@ VERSION = 3
 READABLE_VERSIONS = (2, 3)  # version 2 has no shots: read as one shot per video
 FACE_FIELDS = ("key", "box", "score", "identity_distance", "landmarks_5", "landmarks_68", "transform")
 STATUS_CODES = {"missing": 0, "recovered": 1, "detected": 2}  # the timeline plot's y axis
+FACE_SHAPES = {"box": (4,), "landmarks_68": (68, 2), "transform": (2, 3)}  # what conversion and the timeline read
 
 
 def alignments_document(side: str, videos: dict, faces: Iterable[dict], settings: dict,
@@ -125,16 +128,107 @@ def write_alignments(path: Path, document: dict) -> dict[str, list[str]]:
 
 
 def read_alignments(path: Path) -> dict:
-    """An alignments file, checked: its schema, its version and the keys a consumer needs. A file of another
-    version (written by older code) stops with one line saying how to write it anew."""
-    path = Path(path)
+    """A whole alignments file, checked as ``open_alignments`` checks it: for a small file (a feature film's takes
+    gigabytes parsed: stream it with ``open_alignments``)."""
+    with open_alignments(path) as alignments:
+        videos = {name: {**video, "frames": list(frames)} for name, video, frames in alignments.videos()}
+        return {**alignments.header, "videos": videos}
+
+
+def open_alignments(path: Path) -> "AlignmentsStream":
+    """``with open_alignments(path) as alignments``: the file read as it streams, checked as it comes."""
+    return AlignmentsStream(path)
+
+
+class AlignmentsStream:
+    """An alignments file read as it streams, frame by frame, in the memory of one frame: the settings first
+    (``header``), then ``videos()``. Everything is checked as it comes: a file of another version (written by older
+    code) stops with one line saying how to write it anew; a damaged one (cut short, a frame out of place, a rate of
+    0) with one line saying how to get it back, at the first wrong frame."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._json = JsonStream(self.path, open(self.path, encoding="utf-8"))
+        except FileNotFoundError:
+            raise damaged(self.path, "not found") from None
+        except IsADirectoryError:
+            raise damaged(self.path, "is a folder, not a file") from None
+        try:
+            self.header = self._read_header()
+        except BaseException:
+            self._json.file.close()
+            raise
+
+    def _read_header(self) -> dict:
+        """The settings, up to the videos, checked."""
+        first = self._json.peek()
+        if first != "{":
+            if not first:
+                raise damaged(self.path, "empty")
+            check_header(self.path, None)
+        header = {}
+        self._top = self._json.members()
+        for key in self._top:
+            if key == "videos":
+                check_header(self.path, {**header, "videos": None})
+                return header
+            header[key] = self._json.value()
+        check_header(self.path, header)  # no videos: says so
+
+    def videos(self) -> Iterator[tuple[str, dict, Iterator[dict]]]:
+        """``(name, video, frames)`` of each video: its rate, size and frame count, and its frames one by one,
+        checked. Frames a caller leaves unread are skipped when it asks for the next video."""
+        if self._json.peek() != "{":
+            raise damaged(self.path, "videos is not an object with an entry per video")
+        count = 0
+        for name in self._json.members():
+            video, framed = {}, False
+            for key in self._json.members():
+                if key != "frames":
+                    video[key] = self._json.value()
+                    continue
+                check_video(self.path, name, video)
+                frames, framed = self._frames(name, video), True
+                yield name, video, frames
+                for _ in frames:  # what the caller did not read
+                    pass
+            if not framed:
+                raise damaged(self.path, f"video {name!r} lacks frames")
+            count += 1
+        if not count:
+            raise damaged(self.path, "videos is not an object with an entry per video")
+        for key in self._top:  # anything after the videos
+            self.header[key] = self._json.value()
+        if self._json.peek():
+            raise damaged(self.path, "holds more than one JSON value")
+
+    def _frames(self, name: str, video: dict) -> Iterator[dict]:
+        """One video's frames, each checked, and as many as its frame count says."""
+        lacking = f"video {name!r}: frames is not a list of its {video['frame_count']} frames"
+        if self._json.peek() != "[":
+            raise damaged(self.path, lacking)
+        count = 0
+        for _ in self._json.elements():
+            if count == video["frame_count"]:
+                raise damaged(self.path, lacking)
+            frame = self._json.value()
+            check_frame(self.path, name, count, frame, self.header["version"])
+            yield frame
+            count += 1
+        if count != video["frame_count"]:
+            raise damaged(self.path, lacking)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._json.file.close()
+
+
+def check_header(path: Path, document) -> None:
+    """What precedes the videos: the schema, a version this code reads, the settings."""
     remake = f"run `dvc repro -f alignments@{path.parent.name}` to write it anew"
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found; {remake}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path}: not valid JSON ({error}); {remake}") from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise UserError(f"{path}: not an alignments file (no schema {SCHEMA!r}); {remake}")
     if document.get("version") not in READABLE_VERSIONS:
@@ -143,15 +237,42 @@ def read_alignments(path: Path) -> dict:
     missing = [key for key in ("side", "aligned_size", "padding", "videos") if key not in document]
     if missing:
         raise UserError(f"{path}: lacks {', '.join(missing)}; {remake}")
-    return document
+    if not is_count(document["aligned_size"], 1) or not isinstance(document["padding"], int | float):
+        raise damaged(path, "aligned_size is not a whole number above 0, or padding not a number")
 
 
-def first_faces(document: dict, video: str) -> list[dict | None]:
-    """The first face of each frame of one video, None where the frame has none: on the target, the one face
-    conversion swaps."""
-    return [frame["faces"][0] if frame["faces"] else None for frame in document["videos"][video]["frames"]]
+def check_video(path: Path, name: str, video: dict) -> None:
+    """One video's rate, size and frame count, written before its frames (which are checked one by one)."""
+    keys = ("rate", "width", "height", "frame_count")
+    if any(key not in video for key in keys):
+        raise damaged(path, f"video {name!r} lacks one of {', '.join(keys)} before its frames")
+    if not is_rate(video["rate"]):
+        raise damaged(path, f"video {name!r}: rate {video['rate']!r} is not a positive fraction")
+    if not (is_count(video["width"], 1) and is_count(video["height"], 1) and is_count(video["frame_count"])):
+        raise damaged(path, f"video {name!r}: width, height and frame_count are not whole numbers (the size "
+                            "above 0)")
 
 
-def frame_shots(document: dict, video: str) -> list[int]:
-    """Each frame's shot in one video; a version 2 file knows of no cut: one shot."""
-    return [frame.get("shot", 0) for frame in document["videos"][video]["frames"]]
+def check_frame(path: Path, name: str, index: int, frame, version: int) -> None:
+    """Frame ``index`` of a video: numbered ``index``, a known status, its shot, its faces with their points."""
+    where = f"video {name!r}, frame {index}"
+    if not isinstance(frame, dict) or frame.get("frame") != index:
+        raise damaged(path, f"{where}: not the record of frame {index} (frames out of place or out of range)")
+    if frame.get("status") not in STATUS_CODES or not isinstance(frame.get("faces"), list):
+        raise damaged(path, f"{where}: no known status or no list of faces")
+    if version >= 3 and not is_count(frame.get("shot")):
+        raise damaged(path, f"{where}: shot is not a whole number")
+    for face in frame["faces"]:
+        if not isinstance(face, dict) or any(np.shape(face.get(key)) != shape for key, shape in FACE_SHAPES.items()):
+            raise damaged(path, f"{where}: a face lacks a box of 4 numbers, 68 landmarks or a 2x3 transform")
+
+
+def first_faces(alignments: "AlignmentsStream", video: str) -> Iterator[tuple[dict | None, int]]:
+    """The first face of each frame of one video (None where the frame has none: on the target, the one face
+    conversion swaps) and the frame's shot (a version 2 file knows of no cut: one shot), as the file streams."""
+    for name, _, frames in alignments.videos():
+        if name == video:
+            for frame in frames:
+                yield (frame["faces"][0] if frame["faces"] else None), frame.get("shot", 0)
+            return
+    raise damaged(alignments.path, f"holds no video {video!r}")

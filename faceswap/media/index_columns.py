@@ -4,14 +4,14 @@ keeping only the asked fields: several times as fast as ``json.loads`` a line, i
 alignments index of 10^5 faces is mostly landmarks). The stages, which go through records one at a time, keep
 ``iter_index``."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as arrow_json
 
-from faceswap.media.imageset import INDEX
+from faceswap.core.damage import damaged
+from faceswap.media.imageset import INDEX, iter_index
 
 
 def read_columns(folder: Path, fields: tuple[str, ...]) -> dict[str, list | np.ndarray | None]:
@@ -19,16 +19,18 @@ def read_columns(folder: Path, fields: tuple[str, ...]) -> dict[str, list | np.n
     a record lacks one), equally shaped lists of numbers as one array with a row per record. A field no record
     has is None. Types are taken from the first record; a field it lacks is read as a number."""
     path = Path(folder) / INDEX
-    with open(path) as lines:
-        first = next((json.loads(line) for line in lines if line.strip()), None)
+    first = next(iter_index(folder), None)
     if first is None:  # an empty set (a source with no face): Arrow refuses an empty file
         return dict.fromkeys(fields)
     schema = pa.schema([(field, arrow_type(first.get(field))) for field in fields])
     options = arrow_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     parts: dict[str, list] = {field: [] for field in fields}
-    for batch in arrow_json.open_json(path, parse_options=options):  # converted block by block: no second copy
-        for field in fields:
-            parts[field].append(convert(field, batch.column(field)))
+    try:
+        for batch in arrow_json.open_json(path, parse_options=options):  # converted block by block: no second copy
+            for field in fields:
+                parts[field].append(convert(field, batch.column(field)))
+    except pa.ArrowInvalid as error:
+        raise damaged(path, f"not JSON records of one layout, cut short? ({str(error).splitlines()[0]})") from None
     return {field: joined(field, parts[field]) for field in fields}
 
 

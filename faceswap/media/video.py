@@ -4,7 +4,6 @@ Frames travel through pipes as raw BGR bytes, so no decoded frame is ever writte
 """
 
 import fcntl
-import json
 import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -16,6 +15,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from faceswap.core.cli import UserError
+from faceswap.core.damage import damaged, is_count, is_rate, read_json
 from faceswap.core.paths import VIDEOS_FILE
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -44,10 +44,26 @@ class VideoInfo:
                    rate=entry["sample_rate"])
 
 
+CATALOGUE_KEYS = ("sample_rate", "frames", "width", "height")  # what every stage after frames reads of a video
+
+
 def read_catalogue(folder: Path) -> dict[str, dict]:
     """``videos.json`` of an image set: per video (by stem) its file, size, rates, duration, audio and the
-    number of frames decoded. The frames stage writes it and each later stage passes it on."""
-    return json.loads((Path(folder) / VIDEOS_FILE).read_text())
+    number of frames decoded. The frames stage writes it and each later stage passes it on; damaged, it is a
+    UserError."""
+    path = Path(folder) / VIDEOS_FILE
+    catalogue = read_json(path)
+    if not isinstance(catalogue, dict) or not catalogue:
+        raise damaged(path, "not an object with an entry per video")
+    for name, entry in catalogue.items():
+        missing = [key for key in CATALOGUE_KEYS if key not in entry] if isinstance(entry, dict) else CATALOGUE_KEYS
+        if missing:
+            raise damaged(path, f"video {name!r} lacks {', '.join(missing)}")
+        if not is_rate(entry["sample_rate"]):
+            raise damaged(path, f"video {name!r}: sample_rate {entry['sample_rate']!r} is not a positive fraction")
+        if not (is_count(entry["frames"]) and is_count(entry["width"], 1) and is_count(entry["height"], 1)):
+            raise damaged(path, f"video {name!r}: frames, width and height are not whole numbers (the size above 0)")
+    return catalogue
 
 
 def container_meta(path: Path) -> dict:

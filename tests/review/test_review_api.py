@@ -13,9 +13,9 @@ import pytest
 from faceswap.core import paths
 from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.pose import yaw_degrees
-from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index
+from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index, ustar_members
 from faceswap.media.index_columns import read_columns
-from faceswap.media.shard_reader import ShardReader, ustar_members
+from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
 

@@ -1,7 +1,12 @@
 """Bad input stops a stage with one line naming the file and what to do, exit status 2, and no output."""
 
+import json
+
+import cv2
 import pytest
 
+from faceswap.core.workers import BATCH
+from faceswap.media.imageset import ShardWriter, encode_jpeg
 from faceswap.media.video import read_catalogue
 from tests.helpers import error_lines, run_stage, set_params
 
@@ -36,6 +41,24 @@ def test_missing_side_folder(project):
     assert result.returncode == 2
     assert error_lines(result.stderr) == ["error: data/raw/source: no such folder; put the side's videos there"]
 
+
+def test_a_frame_that_does_not_decode_stops_the_next_stage_naming_its_shard_and_key(project, media, monkeypatch):
+    """Damage to a stage's output found in a worker process of the next stage: one line, as for bad input."""
+    image = cv2.resize(cv2.imread(str(media / "images/grace_hopper.jpg")), (128, 160))
+    count = BATCH + 8  # more than one batch: the frames go to two worker processes
+    with ShardWriter(project / "data/frames/target", "frames") as shards:
+        for i in range(count):
+            jpeg = b"\xff\xd8 the rest of the JPEG lost" if i == count - 3 else encode_jpeg(image)
+            shards.add(f"target_{i:06d}", {"jpg": jpeg}, {"video": "target", "frame": i})
+    (project / "data/frames/target/videos.json").write_text(json.dumps(
+        {"target": {"sample_rate": "25/1", "frames": count, "width": 128, "height": 160}}))
+    monkeypatch.setenv("FACESWAP_WORKERS", "2")
+    result = run_stage("crops", "--side", "target", check=False)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        f"error: data/frames/target/frames-00000.tar: member 'target_{count - 3:06d}.jpg' is not a decodable image; "
+        "restore it with `dvc checkout data/frames/target`, or write it anew with `dvc repro -f frames@target`"]
+    assert list((project / "data/crops").iterdir()) == []
 
 
 def cut_target(project, media, share: float = 0.6):
