@@ -89,6 +89,33 @@ def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
                     "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
 
 
+def awkward_clip(source: Path, out: Path, seconds: float, start: float = 0.0, *, size: tuple[int, int] | None = None,
+                 pix_fmt: str = "yuv420p", rotation: int = 0) -> None:
+    """A clip as cameras and editors hand them over: at ``size`` (odd sides too), in ``pix_fmt`` (4:4:4,
+    10-bit), its pixels stored turned ``rotation`` degrees clockwise with a display matrix that turns them back
+    (a phone held upright): it displays as ``source`` does, at ``size``."""
+    from faceswap.media import video
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    filters = [f"scale={size[0]}:{size[1]}", "setsar=1"] if size else []
+    filters += {0: [], 90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}[rotation]
+    stored = out.with_name(f"stored-{out.name}")
+    subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),
+                    *(["-vf", ",".join(filters)] if filters else []), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", pix_fmt, "-c:a", "aac", str(stored)], check=True)
+    subprocess.run([video.FFMPEG, "-v", "error", "-display_rotation", str(rotation), "-i", str(stored),
+                    "-c", "copy", str(out)], check=True)
+    stored.unlink()
+
+
+def stream_line(path) -> str:
+    """The video stream's line of ``ffmpeg -i``: codec, profile, pixel format, stored size."""
+    from faceswap.media import video
+
+    text = subprocess.run([video.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return next(line for line in text.splitlines() if " Video: " in line)
+
+
 def container_tags(path) -> dict[str, str]:
     """A video file's global metadata as ``ffmpeg -i`` prints it."""
     from faceswap.media import video
