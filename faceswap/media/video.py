@@ -4,6 +4,7 @@ Frames travel through pipes as raw BGR bytes, so no decoded frame is ever writte
 """
 
 import fcntl
+import logging
 import re
 import subprocess
 from dataclasses import asdict, dataclass
@@ -20,6 +21,8 @@ from faceswap.core.damage import damaged, is_count, is_rate, read_json
 from faceswap.core.paths import VIDEOS_FILE
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+# imageio-ffmpeg warns of every video ffmpeg turns as its display matrix says (a phone clip): turning is meant
+logging.getLogger("imageio_ffmpeg").addFilter(lambda record: "different from the source" not in record.getMessage())
 MP4_AUDIO = ("aac", "mp3", "alac", "ac3", "eac3", "opus")  # audio an MP4 holds as it is: copied, not re-encoded
 
 
