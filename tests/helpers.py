@@ -3,6 +3,7 @@ and command-line tools, a loopback S3 bucket."""
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,12 +109,13 @@ def awkward_clip(source: Path, out: Path, seconds: float, start: float = 0.0, *,
     stored.unlink()
 
 
-def stream_line(path) -> str:
-    """The video stream's line of ``ffmpeg -i``: codec, profile, pixel format, stored size."""
+def video_stream(path) -> str:
+    """The video stream as ``ffmpeg -i`` describes it: codec, profile, pixel format, stored size, and the lines
+    under it (a display matrix's rotation)."""
     from faceswap.media import video
 
     text = subprocess.run([video.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
-    return next(line for line in text.splitlines() if " Video: " in line)
+    return re.search(r"Stream #\S+: Video: .*?(?=\n\s*Stream #|\Z)", text, re.S)[0]
 
 
 def container_tags(path) -> dict[str, str]:

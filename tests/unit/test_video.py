@@ -7,7 +7,7 @@ import pytest
 
 from faceswap.core.cli import UserError
 from faceswap.media import video
-from tests.helpers import awkward_clip, stream_line
+from tests.helpers import awkward_clip, video_stream
 
 
 def test_probe_sample_target(media):
@@ -111,7 +111,7 @@ def test_odd_sized_video_is_encoded_at_its_size_in_4_4_4(tmp_path, media, codec,
     frames, encoder, result, again = round_trip(clip, tmp_path / "out.mp4", codec)
     assert frames[0].shape == (91, 161, 3)
     assert (result.width, result.height, len(again)) == (161, 91, len(frames))
-    assert encoder.pix_fmt == "yuv444p" and profile in stream_line(tmp_path / "out.mp4")
+    assert encoder.pix_fmt == "yuv444p" and profile in video_stream(tmp_path / "out.mp4")
     assert np.abs(again[0].astype(int) - frames[0]).mean() < 3
 
 
@@ -119,7 +119,7 @@ def test_even_sized_video_stays_4_2_0(tmp_path, media):
     clip = tmp_path / "444.mp4"  # 4:4:4 in, 4:2:0 out: what every player plays
     awkward_clip(media / "pair/source.mp4", clip, 0.2, size=(160, 90), pix_fmt="yuv444p")
     _, encoder, result, _ = round_trip(clip, tmp_path / "out.mp4")
-    assert encoder.pix_fmt == "yuv420p" and "yuv420p" in stream_line(tmp_path / "out.mp4")
+    assert encoder.pix_fmt == "yuv420p" and "yuv420p" in video_stream(tmp_path / "out.mp4")
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le"])
@@ -127,7 +127,7 @@ def test_any_pixel_format_decodes_to_8_bit_bgr(tmp_path, media, pix_fmt):
     plain, other = tmp_path / "plain.mp4", tmp_path / f"{pix_fmt}.mp4"
     awkward_clip(media / "pair/source.mp4", plain, 0.2, size=(160, 90), pix_fmt="yuv444p")
     awkward_clip(media / "pair/source.mp4", other, 0.2, size=(160, 90), pix_fmt=pix_fmt)
-    assert pix_fmt in stream_line(other)
+    assert pix_fmt in video_stream(other)
     (expected, *_), (frame, *_) = (video.decode(path, video.probe(path)) for path in (plain, other))
     assert frame.dtype == np.uint8 and frame.shape == (90, 160, 3)
     assert np.abs(frame.astype(int) - expected).mean() < 4
@@ -141,11 +141,11 @@ def test_a_turned_phone_clip_is_read_and_written_as_displayed(tmp_path, media, r
     awkward_clip(media / "fixtures/no_face.mp4", upright, 0.3, 1.0, size=(91, 161), pix_fmt="yuv444p")
     awkward_clip(media / "fixtures/no_face.mp4", turned, 0.3, 1.0, size=(91, 161), pix_fmt="yuv444p",
                  rotation=rotation)
-    assert ", 161x91" in stream_line(turned)  # stored on its side
+    assert ", 161x91" in video_stream(turned) and "rotation" in video_stream(turned)  # stored on its side
     expected = next(video.decode(upright, video.probe(upright)))
     frames, _, result, again = round_trip(turned, tmp_path / "out.mp4")
     assert (result.width, result.height, len(again)) == (91, 161, len(frames))
-    assert ", 91x161" in stream_line(tmp_path / "out.mp4") and "rotation" not in stream_line(tmp_path / "out.mp4")
+    assert ", 91x161" in video_stream(tmp_path / "out.mp4") and "rotation" not in video_stream(tmp_path / "out.mp4")
     assert np.abs(frames[0].astype(int) - expected).mean() < 4
     assert np.abs(again[0].astype(int) - expected).mean() < 4
     assert "frame size" not in caplog.text
