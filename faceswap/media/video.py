@@ -120,8 +120,6 @@ def probe(path: Path) -> VideoInfo:
         raise UserError(f"{path}: no frame rate found; re-encode it with a constant frame rate")
     rate = Fraction(fps).limit_denominator(1001)
     width, height = meta["size"]  # what ffmpeg decodes to: turned as displayed
-    if width <= 0 or height <= 0:
-        raise UserError(f"{path}: its video has no size ({width}x{height}); it is damaged, replace it")
     return VideoInfo(
         rate=f"{rate.numerator}/{rate.denominator}",
         fps=float(rate),
