@@ -65,6 +65,10 @@ class ConvertedFrames:
         info, target = self.track.info, self.track.video
         metadata = container_metadata(p.disclosure_text)
         self.encoder = video.Encoder(swapped_file, info, target, p.crf, p.preset, p.codec, metadata)
+        if self.encoder.pix_fmt != video.WIDELY_PLAYED:
+            cli.log.warning("output: the target is %dx%d, a side odd: %s is encoded %s (4:4:4), which fewer players "
+                            "play (browsers, phones, QuickTime); crop the target to even sides for %s", info.width,
+                            info.height, paths.OUTPUT_VIDEO, self.encoder.pix_fmt, video.WIDELY_PLAYED)
         blank = np.zeros((info.height, info.width, 3), np.uint8)
         pair_height, pair_width = side_by_side(blank, blank).shape[:2]
         pair_info = video.VideoInfo(**{**info.to_dict(), "width": pair_width, "height": pair_height})

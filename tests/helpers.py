@@ -3,6 +3,7 @@ and command-line tools, a loopback S3 bucket."""
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,34 @@ def trim(source: Path, out: Path, seconds: float, start: float = 0.0) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),
                     "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out)], check=True)
+
+
+def awkward_clip(source: Path, out: Path, seconds: float, start: float = 0.0, *, size: tuple[int, int] | None = None,
+                 pix_fmt: str = "yuv420p", rotation: int = 0) -> None:
+    """A clip as cameras and editors hand them over: at ``size`` (odd sides too), in ``pix_fmt`` (4:4:4,
+    10-bit), its pixels stored turned ``rotation`` degrees clockwise with a display matrix that turns them back
+    (a phone held upright): it displays as ``source`` does, at ``size``."""
+    from faceswap.media import video
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    filters = [f"scale={size[0]}:{size[1]}", "setsar=1"] if size else []
+    filters += {0: [], 90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}[rotation]
+    stored = out.with_name(f"stored-{out.name}")
+    subprocess.run([video.FFMPEG, "-v", "error", "-ss", str(start), "-i", str(source), "-t", str(seconds),
+                    *(["-vf", ",".join(filters)] if filters else []), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", pix_fmt, "-c:a", "aac", str(stored)], check=True)
+    subprocess.run([video.FFMPEG, "-v", "error", "-display_rotation", str(rotation), "-i", str(stored),
+                    "-c", "copy", str(out)], check=True)
+    stored.unlink()
+
+
+def video_stream(path) -> str:
+    """The video stream as ``ffmpeg -i`` describes it: codec, profile, pixel format, stored size, and the lines
+    under it (a display matrix's rotation)."""
+    from faceswap.media import video
+
+    text = subprocess.run([video.FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return re.search(r"Stream #\S+: Video: .*?(?=\n\s*Stream #|\Z)", text, re.S)[0]
 
 
 def container_tags(path) -> dict[str, str]:

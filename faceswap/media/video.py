@@ -4,7 +4,9 @@ Frames travel through pipes as raw BGR bytes, so no decoded frame is ever writte
 """
 
 import fcntl
+import logging
 import re
+import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +21,8 @@ from faceswap.core.damage import damaged, is_count, is_rate, read_json
 from faceswap.core.paths import VIDEOS_FILE
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+# imageio-ffmpeg warns of every video ffmpeg turns as its display matrix says (a phone clip): turning is meant
+logging.getLogger("imageio_ffmpeg").addFilter(lambda record: "different from the source" not in record.getMessage())
 MP4_AUDIO = ("aac", "mp3", "alac", "ac3", "eac3", "opus")  # audio an MP4 holds as it is: copied, not re-encoded
 
 
@@ -74,11 +78,34 @@ def container_meta(path: Path) -> dict:
     return meta
 
 
+STILL_IMAGE_FORMATS = re.compile(r"image2|\w+_pipe")  # ffmpeg's demuxers of single pictures: jpeg_pipe, png_pipe...
+
+
+def check_moving_picture(path: Path) -> None:
+    """A file ffmpeg opens but that is no video (a photo, a song with its cover picture, sound alone, a picture
+    of no size) is a UserError saying which; a file ffmpeg cannot open is left to the reading that follows."""
+    header = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True,
+                            errors="replace").stderr
+    container = re.search(r"^Input #0, (.+?), from ", header, re.M)
+    if container is None:
+        return
+    pictures = [line for line in header.splitlines() if re.match(r"\s*Stream #0:\d+.*: Video: ", line)]
+    moving = [line for line in pictures if "(attached pic)" not in line]
+    if not pictures:
+        raise UserError(f"{path}: no video stream in it (sound only?); replace it with a video file")
+    if STILL_IMAGE_FORMATS.fullmatch(container[1]) or not moving:
+        raise UserError(f"{path}: a still image ({container[1]}), not a video; replace it with a video file")
+    if not any(re.search(r", [1-9]\d*x[1-9]\d*\b", line) for line in moving):
+        raise UserError(f"{path}: its video has no size (width or height 0 or missing); it is damaged, replace it")
+
+
 def probe(path: Path) -> VideoInfo:
-    """Read a video's size, frame rate, duration and audio; a file ffmpeg cannot read is a UserError."""
+    """Read a video's size (as displayed: a turned phone clip's display matrix applied), frame rate, duration
+    and audio; a file ffmpeg cannot read, or that holds no moving picture, is a UserError."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    check_moving_picture(path)
     try:
         meta = container_meta(path)
     except (OSError, RuntimeError, StopIteration) as error:
@@ -92,7 +119,7 @@ def probe(path: Path) -> VideoInfo:
     if fps <= 0:
         raise UserError(f"{path}: no frame rate found; re-encode it with a constant frame rate")
     rate = Fraction(fps).limit_denominator(1001)
-    width, height = meta["size"]
+    width, height = meta["size"]  # what ffmpeg decodes to: turned as displayed
     return VideoInfo(
         rate=f"{rate.numerator}/{rate.denominator}",
         fps=float(rate),
@@ -142,7 +169,8 @@ def widen_pipe(pipe, size: int = 1 << 20) -> None:
 
 
 def decode(path: Path, info: VideoInfo, rate: str | None = None):
-    """Yield the frames of ``path`` as BGR arrays at a constant frame rate (the video's own unless given).
+    """Yield the frames of ``path`` as 8-bit BGR arrays at a constant frame rate (the video's own unless given),
+    from any pixel format or bit depth, turned as displayed (ffmpeg applies the display matrix).
 
     Variable-frame-rate input is resampled to constant, so frame ``i`` always sits at time ``i / rate``. The
     ``fps`` filter does it (each output time takes the nearest input frame, and the stream ends with the last
@@ -174,17 +202,28 @@ def decode(path: Path, info: VideoInfo, rate: str | None = None):
         raise UserError(f"{path}: ffmpeg decoded no frame; the video is empty or corrupt, replace it")
 
 
+WIDELY_PLAYED = "yuv420p"  # the pixel format every player plays
+
+
+def pixel_format(width: int, height: int) -> str:
+    """4:2:0, which every player plays, stores colour at half the width and height, so it needs even sides; an
+    odd-sided video is encoded 4:4:4 (H.264's High 4:4:4 profile, HEVC's range extensions: the encoders choose
+    them for it), which browsers, phones and QuickTime mostly do not play."""
+    return WIDELY_PLAYED if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
 class Encoder:
-    """Encode BGR frames to H.264 through a pipe, muxing in the audio of a reference video (faceswap's -ref):
-    copied as it is where MP4 holds its codec, else encoded to AAC. ``metadata`` are container tags (any key:
-    MP4 keeps them with ``use_metadata_tags``)."""
+    """Encode BGR frames to H.264 or HEVC through a pipe, at the frames' size whatever it is (``pixel_format``),
+    muxing in the audio of a reference video (faceswap's -ref): copied as it is where MP4 holds its codec, else
+    encoded to AAC. ``metadata`` are container tags (any key: MP4 keeps them with ``use_metadata_tags``)."""
 
     def __init__(self, path: Path, info: VideoInfo, reference: Path | None, crf: int, preset: str,
                  codec: str = "libx264", metadata: dict[str, str] | None = None):
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{info.width}x{info.height}",
                              framerate=info.rate)
         streams = [video]
-        options = dict(vcodec=codec, crf=crf, preset=preset, pix_fmt="yuv420p", r=info.rate, movflags="+faststart")
+        self.pix_fmt = pixel_format(info.width, info.height)
+        options = dict(vcodec=codec, crf=crf, preset=preset, pix_fmt=self.pix_fmt, r=info.rate, movflags="+faststart")
         if codec == "libx265":
             options["tag:v"] = "hvc1"  # the tag Apple players need to open HEVC in MP4
         for number, (key, value) in enumerate((metadata or {}).items()):

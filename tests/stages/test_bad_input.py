@@ -24,6 +24,20 @@ def test_target_that_is_not_a_video(project, content):
     assert not (project / "data/frames").exists()
 
 
+@pytest.mark.parametrize("name", ["target.jpg", "target.mp4"])
+def test_target_that_is_a_photo(project, media, name):
+    """ffmpeg reads a photo as a video of one frame; the frames stage refuses it, whatever its name."""
+    raw = project / "data/raw/target"
+    raw.mkdir(parents=True)
+    (raw / name).write_bytes((media / "images/grace_hopper.jpg").read_bytes())
+    result = run_stage("frames", "--side", "target", check=False)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        f"error: data/raw/target/{name}: a still image ({'image2' if name.endswith('jpg') else 'jpeg_pipe'}), "
+        "not a video; replace it with a video file"]
+    assert not (project / "data/frames").exists()
+
+
 def test_two_target_videos(project, media):
     raw = project / "data/raw/target"
     raw.mkdir(parents=True)

@@ -9,7 +9,16 @@ import pytest
 
 from faceswap.convert.disclosure import DIGITAL_SOURCE_TYPE, Label
 from faceswap.media import video
-from tests.helpers import blur_face, container_tags, copy_project, run_stage, set_params, trim
+from tests.helpers import (
+    awkward_clip,
+    blur_face,
+    container_tags,
+    copy_project,
+    run_stage,
+    set_params,
+    trim,
+    video_stream,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +34,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory, media):
     root = copy_project(tmp_path_factory.mktemp("output") / "project")
-    trim(media / "fixtures/noface_face.mov", root / "data/raw/target/target.mp4", 1.6, start=3.0)
+    # odd-sized and stored turned, as a phone held upright writes it: the output is as the target displays
+    awkward_clip(media / "fixtures/noface_face.mov", root / "data/raw/target/target.mp4", 1.6, start=3.0,
+                 size=(959, 539), pix_fmt="yuv444p", rotation=90)
     trim(media / "pair/source.mp4", root / "data/raw/source/source.mp4", 1.2)
     set_params(root, TINY)
     for side in ("target", "source"):
@@ -33,7 +44,7 @@ def converted(tmp_path_factory, media):
             run_stage(stage, "--side", side, cwd=root)
     run_stage("model", cwd=root)
     run_stage("mask", cwd=root)
-    run_stage("output", cwd=root)
+    (root / "output-stage.log").write_text(run_stage("output", cwd=root).stderr)
     return root
 
 
@@ -100,10 +111,23 @@ def test_the_real_output_blurred_scores_worse_on_sharpness(converted, monkeypatc
     assert blurry.summary()["sharpness_ratio"] < 0.8 * real.summary()["sharpness_ratio"]
 
 
+def test_an_odd_sized_turned_target_comes_out_as_it_displays(converted):
+    target, output = converted / "data/raw/target/target.mp4", converted / "data/output/swapped.mp4"
+    assert ", 539x959" in video_stream(target) and "rotation" in video_stream(target)  # stored on its side
+    result = video.probe(output)
+    assert (result.width, result.height) == (959, 539) and "yuv444p" in video_stream(output)
+    assert result.frame_count == video.probe(target).frame_count
+    first_in, first_out = outside_the_label([next(video.decode(path, video.probe(path))) for path in (target, output)])
+    assert psnr(first_in, first_out) > 38  # upright, as the target displays: the first frame has no face
+    assert ("output: the target is 959x539, a side odd: data/output/swapped.mp4 is encoded yuv444p (4:4:4), which "
+            "fewer players play") in (converted / "output-stage.log").read_text()
+
+
 def test_side_by_side_and_stills(converted):
     pair = video.probe(converted / "data/output/side_by_side.mp4")
     single = video.probe(converted / "data/output/swapped.mp4")
-    assert (pair.width, pair.height) == (2 * single.width, single.height)
+    assert (pair.width, pair.height) == (2 * single.width, single.height // 2 * 2)  # even sides: 4:2:0
+    assert "yuv420p" in video_stream(converted / "data/output/side_by_side.mp4")
     assert len(list((converted / "data/output/stills").glob("frame_*.jpg"))) == 2
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from faceswap.core.cli import UserError
 from faceswap.media import video
+from tests.helpers import awkward_clip, video_stream
 
 
 def test_probe_sample_target(media):
@@ -87,6 +88,107 @@ def test_audio_mp4_cannot_hold_is_encoded_to_aac(tmp_path, media):
         encoder.write(frame)
     encoder.close()
     assert video.audio_codec(reference).startswith("pcm") and video.audio_codec(out) == "aac"
+
+
+def round_trip(clip, out, codec="libx264"):
+    """``clip`` decoded and encoded again as the output stage does: its frames, the encoder, the output's info
+    and frames."""
+    info = video.probe(clip)
+    frames = list(video.decode(clip, info))
+    encoder = video.Encoder(out, info, clip, crf=18, preset="ultrafast", codec=codec)
+    for frame in frames:
+        encoder.write(frame)
+    encoder.close()
+    result = video.probe(out)
+    return frames, encoder, result, list(video.decode(out, result))
+
+
+@pytest.mark.parametrize("codec, profile", [("libx264", "High 4:4:4"), ("libx265", "hevc (Rext)")])
+def test_odd_sized_video_is_encoded_at_its_size_in_4_4_4(tmp_path, media, codec, profile):
+    """4:2:0 halves the colour planes, so it needs even sides: an odd-sized target is encoded 4:4:4."""
+    clip = tmp_path / "odd.mp4"
+    awkward_clip(media / "fixtures/no_face.mp4", clip, 0.3, 1.0, size=(161, 91), pix_fmt="yuv444p")
+    frames, encoder, result, again = round_trip(clip, tmp_path / "out.mp4", codec)
+    assert frames[0].shape == (91, 161, 3)
+    assert (result.width, result.height, len(again)) == (161, 91, len(frames))
+    assert encoder.pix_fmt == "yuv444p" and profile in video_stream(tmp_path / "out.mp4")
+    assert np.abs(again[0].astype(int) - frames[0]).mean() < 3
+
+
+def test_even_sized_video_stays_4_2_0(tmp_path, media):
+    clip = tmp_path / "444.mp4"  # 4:4:4 in, 4:2:0 out: what every player plays
+    awkward_clip(media / "pair/source.mp4", clip, 0.2, size=(160, 90), pix_fmt="yuv444p")
+    _, encoder, result, _ = round_trip(clip, tmp_path / "out.mp4")
+    assert encoder.pix_fmt == "yuv420p" and "yuv420p" in video_stream(tmp_path / "out.mp4")
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le"])
+def test_any_pixel_format_decodes_to_8_bit_bgr(tmp_path, media, pix_fmt):
+    plain, other = tmp_path / "plain.mp4", tmp_path / f"{pix_fmt}.mp4"
+    awkward_clip(media / "pair/source.mp4", plain, 0.2, size=(160, 90), pix_fmt="yuv444p")
+    awkward_clip(media / "pair/source.mp4", other, 0.2, size=(160, 90), pix_fmt=pix_fmt)
+    assert pix_fmt in video_stream(other)
+    (expected, *_), (frame, *_) = (video.decode(path, video.probe(path)) for path in (plain, other))
+    assert frame.dtype == np.uint8 and frame.shape == (90, 160, 3)
+    assert np.abs(frame.astype(int) - expected).mean() < 4
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_a_turned_phone_clip_is_read_and_written_as_displayed(tmp_path, media, rotation, caplog):
+    """A phone stores its picture turned, with a display matrix: its frames and the output are as displayed,
+    with no warning that they are (imageio-ffmpeg's)."""
+    upright, turned = tmp_path / "upright.mp4", tmp_path / "turned.mp4"
+    awkward_clip(media / "fixtures/no_face.mp4", upright, 0.3, 1.0, size=(91, 161), pix_fmt="yuv444p")
+    awkward_clip(media / "fixtures/no_face.mp4", turned, 0.3, 1.0, size=(91, 161), pix_fmt="yuv444p",
+                 rotation=rotation)
+    assert ", 161x91" in video_stream(turned) and "rotation" in video_stream(turned)  # stored on its side
+    expected = next(video.decode(upright, video.probe(upright)))
+    frames, _, result, again = round_trip(turned, tmp_path / "out.mp4")
+    assert (result.width, result.height, len(again)) == (91, 161, len(frames))
+    assert ", 91x161" in video_stream(tmp_path / "out.mp4") and "rotation" not in video_stream(tmp_path / "out.mp4")
+    assert np.abs(frames[0].astype(int) - expected).mean() < 4
+    assert np.abs(again[0].astype(int) - expected).mean() < 4
+    assert "frame size" not in caplog.text
+
+
+@pytest.fixture
+def still_images(tmp_path, media):
+    """A photo in each form a user might hand over as a video, and a song with its cover picture."""
+    jpeg, png = media / "images/grace_hopper.jpg", media / "images/astronaut.png"
+    named_as_video = tmp_path / "photo.mp4"
+    named_as_video.write_bytes(png.read_bytes())
+    song = tmp_path / "song.m4a"
+    subprocess.run([video.FFMPEG, "-v", "error", "-i", str(media / "pair/source.mp4"), "-i", str(jpeg), "-t", "1",
+                    "-map", "0:a", "-map", "1", "-c:a", "aac", "-c:v", "copy", "-disposition:v", "attached_pic",
+                    str(song)], check=True)
+    return [jpeg, png, named_as_video, song]
+
+
+def test_a_still_image_is_refused(still_images):
+    for path in still_images:
+        with pytest.raises(UserError, match=f"^{path}: a still image"):
+            video.probe(path)
+
+
+def test_sound_alone_is_refused(tmp_path, media):
+    sound = tmp_path / "sound.m4a"
+    subprocess.run([video.FFMPEG, "-v", "error", "-i", str(media / "pair/source.mp4"), "-vn", "-t", "1", str(sound)],
+                   check=True)
+    with pytest.raises(UserError, match=f"^{sound}: no video stream"):
+        video.probe(sound)
+
+
+def test_a_video_of_no_size_is_refused(tmp_path, media):
+    """Matroska keeps an FFV1 picture's size only in its header: set it to 0 x 0."""
+    clip = tmp_path / "clip.mkv"
+    subprocess.run([video.FFMPEG, "-v", "error", "-i", str(media / "pair/source.mp4"), "-t", "0.2", "-an",
+                    "-vf", "scale=64:48", "-c:v", "ffv1", str(clip)], check=True)
+    data = clip.read_bytes()
+    for element in (b"\xb0\x81\x40", b"\xba\x81\x30"):  # PixelWidth 64, PixelHeight 48
+        data = data.replace(element, element[:2] + b"\x00", 1)
+    clip.write_bytes(data)
+    with pytest.raises(UserError, match=f"^{clip}: its video has no size"):
+        video.probe(clip)
 
 
 def test_list_videos_rejects_bad_names(tmp_path):
