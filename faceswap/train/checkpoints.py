@@ -53,7 +53,13 @@ def readable_states(folder: Path) -> list[dict]:
             states.append(read_json(folder / checkpoint / STATE))
         except (OSError, ValueError):
             continue
-    return states
+    return [state for state in states if isinstance(state, dict)]
+
+
+def warm_start_file(state: dict) -> Path | None:
+    """The weights file an attempt started from (``model.init_from``), as its state records it."""
+    init = state.get("attempt", {}).get("init") if isinstance(state.get("attempt"), dict) else None
+    return Path(init["file"]).resolve() if isinstance(init, dict) and init.get("file") else None
 
 
 class Checkpoints:
@@ -100,30 +106,25 @@ class Checkpoints:
             (folder / FETCHED).write_text(f"{cloud_attempt}\n")
         return fetched
 
-    def _kept_beyond_recent(self, kept: set[Path], model_run: str | None) -> dict[Path, str]:
-        """The attempts kept however old, and why: fetched, the current model's (MLflow run ``model_run``), or
-        one a kept attempt starts from (followed from each attempt that stays, through the file its state names)."""
-        reasons = {}
-        for folder in self.attempts():
-            if (folder / FETCHED).is_file():
-                reasons[folder] = f"fetched from the cloud (attempt {(folder / FETCHED).read_text().strip()})"
-            elif model_run and any(state.get("run_id") == model_run for state in readable_states(folder)):
-                reasons[folder] = f"the current model's ({self.run_file.name})"
+    def _precious(self, recent: set[Path], model_run: str | None) -> set[Path]:
+        """The attempts kept however old: fetched, the current model's (MLflow run ``model_run``), and those a
+        kept attempt starts from (followed from each one that stays, through the file its state names)."""
+        precious = {folder for folder in self.attempts() if (folder / FETCHED).is_file()
+                    or model_run and any(state.get("run_id") == model_run for state in readable_states(folder))}
         by_path = {folder.resolve(): folder for folder in self.attempts()}
-        pending = [*kept, *reasons]
+        pending = [*recent, *precious]
         while pending:
-            starter = pending.pop()
-            for state in readable_states(starter):
-                init = (state.get("attempt") or {}).get("init") or {}
-                source = next((by_path[p] for p in Path(init.get("file", "")).resolve().parents if p in by_path), None)
-                if source and source not in kept and source not in reasons:
-                    reasons[source] = f"{starter.name} starts from it (model.init_from)"
+            for state in readable_states(pending.pop()):
+                file = warm_start_file(state)
+                source = next((by_path[p] for p in file.parents if p in by_path), None) if file else None
+                if source and source not in recent | precious:
+                    precious.add(source)
                     pending.append(source)
-        return reasons
+        return precious
 
     def _drop_oldest(self, keep: Path) -> None:
-        """Remove the attempts neither among the ``KEEP`` used last (``keep``, the current one, always is) nor kept
-        for a reason of their own, saying why each goes and why each older one stays."""
+        """Remove the attempts neither among the ``KEEP`` used last (``keep``, the current one, always is) nor
+        precious, saying in the log why each goes."""
         try:
             model_run = read_json(self.run_file)["run_id"] if self.run_file and self.run_file.exists() else None
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
@@ -131,17 +132,13 @@ class Checkpoints:
                         "attempt is kept this time", self.run_file, type(error).__name__)
             return
         recent = {keep, *[p for p in self.attempts() if p != keep][:KEEP - 1]}
-        reasons = self._kept_beyond_recent(recent, model_run)
+        kept = recent | self._precious(recent, model_run)
         for old in self.attempts():
-            if old in recent:
-                continue
-            if old in reasons:
-                log.info("model: keeping %s, older than the %d attempts used last: %s", old, KEEP, reasons[old])
-                continue
-            log.info("model: dropped %s: not one of the %d attempts used last, not fetched from the cloud, not the "
-                     "current model's (%s), and no kept attempt starts from it", old, KEEP,
-                     self.run_file.name if self.run_file else "run.json")
-            shutil.rmtree(old, ignore_errors=True)
+            if old not in kept:
+                log.info("model: dropped %s: not one of the %d attempts used last, not fetched from the cloud, not "
+                         "the current model's (%s), and no kept attempt starts from it", old, KEEP,
+                         self.run_file.name if self.run_file else "run.json")
+                shutil.rmtree(old, ignore_errors=True)
 
     def restore(self, model, attempt: dict) -> dict | None:
         """Load the newest readable checkpoint of ``attempt`` into ``model`` (compiled, so that the optimizer

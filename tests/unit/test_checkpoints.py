@@ -49,10 +49,7 @@ def test_fetched_current_and_warm_start_attempts_are_kept_and_each_drop_is_logge
                                          ("fetched", "model", "source", "old", "warm", "now"))])
     assert (f"model: dropped {folder['older']}: not one of the 3 attempts used last, not fetched from the cloud, "
             "not the current model's (run.json), and no kept attempt starts from it") in caplog.text
-    for name, reason in (("fetched", "fetched from the cloud (attempt spot-1)"),
-                         ("model", "the current model's (run.json)"),
-                         ("source", f"{folder['warm'].name} starts from it (model.init_from)")):
-        assert f"model: keeping {folder[name]}, older than the 3 attempts used last: {reason}" in caplog.text
+    assert caplog.text.count("model: dropped") == 1
 
 
 def test_only_what_a_pull_brought_is_marked_and_dvc_does_not_see_the_mark(tmp_path, model):
