@@ -21,8 +21,9 @@ from pathlib import Path
 
 from cloud import attempts, aws, ec2, origin, remote_checkpoints, uris
 from cloud.account import SECRETS_PATH, Account
-from faceswap.core import cli
+from faceswap.core import cli, paths
 from faceswap.core.atomic import atomic_file
+from faceswap.train.checkpoints import Checkpoints
 
 
 def mlflow_settings(args, session) -> tuple[str, str]:
@@ -150,10 +151,14 @@ def fetch(args) -> None:
                                 f"python -m cloud logs {args.attempt}")
         with atomic_file(root / path) as tmp:
             tmp.write_bytes(data)
+    checkpoints = Checkpoints(root / paths.CHECKPOINTS)
+    before = checkpoints.states()
     pull = subprocess.run([sys.executable, "-m", "dvc", "pull", origin.TRAIN_STAGE], cwd=root)
     if pull.returncode != 0:
         raise cli.UserError(f"dvc pull {origin.TRAIN_STAGE} failed (above); dvc.lock already holds the attempt's "
                             "entry, so run it again once the remote is reachable")
+    for folder in checkpoints.mark_fetched(before, args.attempt):  # hours of a rented GPU: the model stage keeps it
+        print(f"attempt {args.attempt}: checkpoints in {folder.relative_to(root)}, kept however old")
     origin.ignore_cached_outs(repo)
     print(f"attempt {args.attempt}: dvc.lock, metrics and model are here; `dvc repro` goes on from here")
 

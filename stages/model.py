@@ -209,7 +209,7 @@ def main() -> None:
         keras.utils.set_random_seed(p.seed)
         distribute.set_precision(p.mixed_precision)
         identity = attempt_identity(p)
-        checkpoints = Checkpoints(paths.CHECKPOINTS)
+        checkpoints = Checkpoints(paths.CHECKPOINTS, run_file=paths.RUN_FILE)
         autoencoder, state = restore_or_build(p, identity, checkpoints)
         attempt = Attempt(p, autoencoder, checkpoints, identity, state, data)
         run_attempt(attempt, state, all_params, data)

@@ -46,13 +46,14 @@ def manifest(title: str, text: str) -> dict:
 
 
 def sign_in_place(path: Path, title: str, text: str, credentials: tuple[Path, Path, str]) -> None:
-    """Add a signed C2PA manifest to the MP4 at ``path`` (written to a sibling, then renamed over it); a
+    """Add a signed C2PA manifest to the MP4 at ``path``, an ``atomic_file`` temporary: the signed copy is written
+    beside it under its name (so a kill leaves nothing the next run's cleanup misses), then renamed over it. A
     certificate or key the C2PA library refuses is a UserError naming them."""
     import c2pa  # a 23 MB native library: loaded only when signing
 
     cert, key, algorithm = credentials
     path = Path(path)
-    signed = path.with_name(f".{path.stem}.signed.mp4")
+    signed = path.with_name(f"{path.stem}.signed{path.suffix}")
     try:
         info = c2pa.C2paSignerInfo(alg=algorithm.encode(), sign_cert=cert.read_bytes(), private_key=key.read_bytes(),
                                    ta_url=None)

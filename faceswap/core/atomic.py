@@ -2,9 +2,12 @@
 
 A folder is written under ``.<name>.tmp`` while its run holds ``.<name>.lock`` beside it (a second run of the
 same stage stops with an error instead of filling the same folder); a file under ``.<name>.tmp-<pid><suffix>``,
-a name no other process uses. Both are flushed to disk (fsync) before the rename that puts them in place, so a
-power cut leaves the old output or the new one, never an empty file under the final name. Leftovers of a killed
-run are removed by the next one: the folder's under the lock, a file's when its process is gone.
+a name no other process uses (a step that rewrites it writes beside it, ``.<name>.tmp-<pid>.<step><suffix>``).
+Both are flushed to disk (fsync) before the rename that puts them in place, so a power cut leaves the old output
+or the new one, never an empty file under the final name. A folder cannot be renamed over another, so the old
+one is first moved aside to ``.<name>.old.tmp``, then deleted once the new one is in. Leftovers of a killed run
+are removed by the next one: the folder's under the lock (an old folder left aside with no output in its place
+is put back first), a file's when its process is gone.
 """
 
 import contextlib
@@ -72,17 +75,24 @@ def atomic_dir(path: Path):
     """Yield a fresh temporary folder that replaces ``path`` only if the block completes; the output's lock is
     held throughout."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp, aside = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old.tmp")
     with output_lock(path):
-        shutil.rmtree(tmp, ignore_errors=True)  # a killed run's, since we hold the lock
+        if aside.is_dir() and not path.exists():  # killed between moving the old output aside and the new in
+            os.replace(aside, path)
+        for leftover in (tmp, aside):  # a killed run's, since we hold the lock
+            shutil.rmtree(leftover, ignore_errors=True)
         tmp.mkdir(parents=True)
         try:
             yield tmp
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        shutil.rmtree(path, ignore_errors=True)
-        replace(tmp, path)
+        fsync_tree(tmp)
+        if path.exists():
+            os.replace(path, aside)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def process_alive(pid: int) -> bool:
@@ -97,9 +107,11 @@ def process_alive(pid: int) -> bool:
 
 
 def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files of ``path`` left by processes that are gone (a kill)."""
-    for leftover in path.parent.glob(f".{path.name}.tmp-*{path.suffix}"):
-        pid = leftover.name[len(f".{path.name}.tmp-"):len(leftover.name) - len(path.suffix)]
+    """Temporary files of ``path`` (``.<name>.tmp-<pid>``, then anything after a dot) left by processes that are
+    gone (a kill)."""
+    prefix = f".{path.name}.tmp-"
+    for leftover in path.parent.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix):].split(".")[0]
         if pid.isdigit() and not process_alive(int(pid)):
             leftover.unlink(missing_ok=True)
 

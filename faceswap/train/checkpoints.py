@@ -4,7 +4,10 @@ Each attempt (the settings, data, training code and packages that decide the wei
 ``<folder>/<digest of the attempt>/``, holding ``latest/`` and the one before it, ``previous/``: each with
 ``model.keras`` (weights and optimizer state) and ``state.json`` (step, MLflow run, loss curve so far, the last
 reported figures). So trying another learning rate and going back resumes the first attempt where it stopped.
-The ``KEEP`` most recently saved attempts are kept; older ones are dropped, oldest first.
+The ``KEEP`` attempts used last are kept, and older ones that a rerun cannot bring back cheaply: one fetched from
+the cloud (hours of a rented GPU; marked ``.fetched`` by ``python -m cloud fetch``), the current model's (its
+MLflow run in ``models/run.json``, which ``dvc.lock`` records) and one a kept attempt starts from
+(``model.init_from``). The others are dropped, each said in the log; a folder that is not an attempt is left alone.
 
 A new checkpoint is written whole under a temporary name and flushed to disk, then ``latest`` becomes
 ``previous`` and the new one becomes ``latest``, both by rename: a kill or a power cut at any moment leaves at
@@ -15,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -24,6 +28,8 @@ log = logging.getLogger("faceswap")
 MODEL = "model.keras"
 STATE = "state.json"
 KEEP = 3  # attempts kept: a few learning rates tried and gone back to, at one model's size each (x2)
+FETCHED = ".fetched"  # in an attempt's folder, the cloud attempt it came from; in .dvcignore: this machine's mark
+ATTEMPT_NAME = re.compile(r"[0-9a-f]{16}")  # attempt_digest's
 
 
 def attempt_digest(attempt: dict) -> str:
@@ -39,9 +45,27 @@ def files_digest(files) -> str:
     return digest.hexdigest()[:16]
 
 
+def readable_states(folder: Path) -> list[dict]:
+    """The state files of an attempt's checkpoints that can be read."""
+    states = []
+    for checkpoint in ("latest", "previous"):
+        try:
+            states.append(read_json(folder / checkpoint / STATE))
+        except (OSError, ValueError):
+            continue
+    return [state for state in states if isinstance(state, dict)]
+
+
+def warm_start_file(state: dict) -> Path | None:
+    """The weights file an attempt started from (``model.init_from``), as its state records it."""
+    init = state.get("attempt", {}).get("init") if isinstance(state.get("attempt"), dict) else None
+    return Path(init["file"]).resolve() if isinstance(init, dict) and init.get("file") else None
+
+
 class Checkpoints:
-    def __init__(self, folder: Path):
-        self.folder = Path(folder)
+    def __init__(self, folder: Path, run_file: Path | None = None):
+        """``run_file``: the current model's MLflow run (``models/run.json``), whose attempt is always kept."""
+        self.folder, self.run_file = Path(folder), run_file and Path(run_file)
 
     def attempt_folder(self, attempt: dict) -> Path:
         return self.folder / attempt_digest(attempt)
@@ -62,13 +86,59 @@ class Checkpoints:
         replace(incoming, latest)
         self._drop_oldest(keep=folder)
 
+    def attempts(self) -> list[Path]:
+        """The attempt folders, used last first."""
+        folders = [p for p in self.folder.iterdir() if p.is_dir() and ATTEMPT_NAME.fullmatch(p.name)]
+        return sorted(folders, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def states(self) -> dict[str, bytes]:
+        """Each attempt's latest state file as it is now, to tell afterwards which attempts a ``dvc pull`` brought."""
+        if not self.folder.is_dir():
+            return {}
+        return {folder.name: (folder / "latest" / STATE).read_bytes() for folder in self.attempts()
+                if (folder / "latest" / STATE).is_file()}
+
+    def mark_fetched(self, before: dict[str, bytes], cloud_attempt: str) -> list[Path]:
+        """Mark the attempts new or changed since ``before`` (``states()``) as fetched from ``cloud_attempt``."""
+        now = self.states()
+        fetched = sorted(self.folder / name for name, state in now.items() if before.get(name) != state)
+        for folder in fetched:
+            (folder / FETCHED).write_text(f"{cloud_attempt}\n")
+        return fetched
+
+    def _precious(self, recent: set[Path], model_run: str | None) -> set[Path]:
+        """The attempts kept however old: fetched, the current model's (MLflow run ``model_run``), and those a
+        kept attempt starts from (followed from each one that stays, through the file its state names)."""
+        precious = {folder for folder in self.attempts() if (folder / FETCHED).is_file()
+                    or model_run and any(state.get("run_id") == model_run for state in readable_states(folder))}
+        by_path = {folder.resolve(): folder for folder in self.attempts()}
+        pending = [*recent, *precious]
+        while pending:
+            for state in readable_states(pending.pop()):
+                file = warm_start_file(state)
+                source = next((by_path[p] for p in file.parents if p in by_path), None) if file else None
+                if source and source not in recent | precious:
+                    precious.add(source)
+                    pending.append(source)
+        return precious
+
     def _drop_oldest(self, keep: Path) -> None:
-        """Remove all but the ``KEEP`` attempts saved last (the current one always stays)."""
-        others = [p for p in self.folder.iterdir() if p.is_dir() and p != keep and not p.name.startswith(".")]
-        others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in others[KEEP - 1:]:
-            log.info("model: dropping the checkpoints of an older attempt, %s (%d attempts are kept)", old, KEEP)
-            shutil.rmtree(old, ignore_errors=True)
+        """Remove the attempts neither among the ``KEEP`` used last (``keep``, the current one, always is) nor
+        precious, saying in the log why each goes."""
+        try:
+            model_run = read_json(self.run_file)["run_id"] if self.run_file and self.run_file.exists() else None
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+            log.warning("model: %s cannot be read (%s), so the attempt of the current model is not known: every "
+                        "attempt is kept this time", self.run_file, type(error).__name__)
+            return
+        recent = {keep, *[p for p in self.attempts() if p != keep][:KEEP - 1]}
+        kept = recent | self._precious(recent, model_run)
+        for old in self.attempts():
+            if old not in kept:
+                log.info("model: dropped %s: not one of the %d attempts used last, not fetched from the cloud, not "
+                         "the current model's (%s), and no kept attempt starts from it", old, KEEP,
+                         self.run_file.name if self.run_file else "run.json")
+                shutil.rmtree(old, ignore_errors=True)
 
     def restore(self, model, attempt: dict) -> dict | None:
         """Load the newest readable checkpoint of ``attempt`` into ``model`` (compiled, so that the optimizer

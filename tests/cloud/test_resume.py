@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from cloud.remote_checkpoints import OBJECT
+from faceswap.train.checkpoints import FETCHED
 from tests.cloud.support import (
     BUCKET,
     MLFLOW_PASSWORD,
@@ -108,6 +109,9 @@ def test_an_interrupted_spot_attempt_goes_on_at_its_next_launch(media, aws, s3_e
     with_remote(home, s3_endpoint)
     fetched = cloud("fetch", "spot-1", cwd=home)
     assert fetched.returncode == 0, fetched.stderr
+    (mark,) = (home / "models/checkpoints").glob(f"*/{FETCHED}")  # kept by the model stage however old
+    assert mark.read_text() == "spot-1\n"
+    assert f"attempt spot-1: checkpoints in models/checkpoints/{mark.parent.name}, kept however old" in fetched.stdout
     instance = tmp_path / "instance-2" / "project"
     for path in ("models/faceswap.keras", "data/metrics/model.json", "data/metrics/model-loss.csv"):
         assert (home / path).read_bytes() == (instance / path).read_bytes()

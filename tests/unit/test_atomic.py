@@ -2,11 +2,13 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
 from faceswap.core.atomic import atomic_dir, atomic_file, read_json, write_json
 from faceswap.core.cli import UserError
+from tests.helpers import REPO
 
 
 def test_atomic_dir_replaces_on_success(tmp_path):
@@ -69,3 +71,52 @@ def test_leftovers_of_a_killed_run_are_removed(tmp_path):
         tmp.write_text("whole")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "out"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["whole.txt"]
+
+
+# A child process that writes ``out`` anew (old: a.txt and b.txt, new: c.txt) and dies at once, as ``kill -9``
+# would, when it starts its Nth change to the file system after the new folder is complete.
+DIE_AT_NTH_CHANGE = """
+import os, sys
+from pathlib import Path
+from faceswap.core.atomic import atomic_dir
+
+target, dying_at = Path(sys.argv[1]), int(sys.argv[2])
+changes = {os.replace, os.rename, os.rmdir, os.unlink, os.remove, os.mkdir}
+seen = 0
+
+def die_at_nth_change(frame, event, function):
+    global seen
+    if event == "c_call" and function in changes:
+        seen += 1
+        if seen == dying_at:
+            os._exit(9)
+
+with atomic_dir(target) as tmp:
+    (tmp / "c.txt").write_text("new")
+    sys.setprofile(die_at_nth_change)
+sys.setprofile(None)
+"""
+
+
+def test_a_kill_at_any_point_of_the_swap_leaves_the_old_output_or_the_new_one(tmp_path):
+    """Killed at each change the swap makes (moving the old output aside, renaming the new in, deleting the old),
+    the next run finds the output whole, old or new, and leaves nothing else behind."""
+    old, new = {"a.txt": "old", "b.txt": "old"}, {"c.txt": "new"}
+    outcomes = []
+    for dying_at in range(1, 20):
+        target = tmp_path / str(dying_at) / "out"
+        target.mkdir(parents=True)
+        for name, text in old.items():
+            (target / name).write_text(text)
+        child = subprocess.run([sys.executable, "-c", DIE_AT_NTH_CHANGE, str(target), str(dying_at)],
+                               cwd=REPO, capture_output=True, text=True)
+        assert child.returncode in (0, 9), child.stderr
+        with pytest.raises(RuntimeError), atomic_dir(target):  # the next run, which then fails
+            found = {p.name: p.read_text() for p in target.iterdir()} if target.is_dir() else None
+            raise RuntimeError
+        assert found in (old, new), f"killed at change {dying_at}: the output is {found}"
+        assert [p.name for p in target.parent.iterdir()] == ["out"]
+        outcomes.append(found == new)
+        if child.returncode == 0:
+            break
+    assert outcomes[0] is False and outcomes[-1] is True and child.returncode == 0

@@ -2,6 +2,9 @@
 
 import datetime
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 from cryptography import x509
@@ -11,9 +14,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from faceswap.convert.disclosure import DIGITAL_SOURCE_TYPE, container_metadata
 from faceswap.convert.provenance import read_manifest, sign_in_place, signing_files
+from faceswap.core.atomic import atomic_file
 from faceswap.core.cli import UserError
 from faceswap.media import video
-from tests.helpers import container_tags
+from tests.helpers import REPO, container_tags
 
 USAGE = dict(content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False,
              encipher_only=False, decipher_only=False)
@@ -114,3 +118,33 @@ def test_a_key_that_does_not_fit_the_algorithm_is_one_error_and_leaves_the_video
         sign_in_place(clip, "swapped.mp4", "AI-generated face swap", (cert, key, "ps256"))
     assert clip.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
         "chain.pem", "key.pem", "swapped.mp4"]
+
+
+# Signs a copy of a clip as the output stage does (an atomic_file temporary of the output, signed in place) and is
+# killed by the kernel half-way through writing the signed copy: past the file size it is allowed (SIGXFSZ).
+SIGN_AND_DIE = """
+import resource, shutil, signal, sys
+from pathlib import Path
+from faceswap.convert.provenance import sign_in_place, signing_files
+from faceswap.core.atomic import atomic_file
+
+clip, output = Path(sys.argv[1]), Path(sys.argv[2])
+with atomic_file(output) as tmp:
+    shutil.copy(clip, tmp)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; by default it kills, as kill -9 does
+    resource.setrlimit(resource.RLIMIT_FSIZE, (clip.stat().st_size // 2, resource.RLIM_INFINITY))
+    sign_in_place(tmp, output.name, "AI-generated face swap", signing_files())
+"""
+
+
+def test_what_a_kill_during_signing_leaves_is_removed_by_the_next_run(tmp_path, media, credentials):
+    clip, output = tmp_path / "clip.mp4", tmp_path / "out" / "swapped.mp4"
+    labelled_clip(clip, media)
+    child = subprocess.run([sys.executable, "-c", SIGN_AND_DIE, str(clip), str(output)], cwd=REPO,
+                           capture_output=True, text=True)
+    assert child.returncode == -signal.SIGXFSZ, child.stderr
+    assert len(list(output.parent.iterdir())) == 2  # the unsigned temporary and the signed one, cut short
+
+    with atomic_file(output) as tmp:  # the next run of the output stage
+        tmp.write_bytes(clip.read_bytes())
+    assert [p.name for p in output.parent.iterdir()] == ["swapped.mp4"]
