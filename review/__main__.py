@@ -15,6 +15,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
     parser.add_argument("--project", default=".", help="the project's root folder (default: the working directory)")
     args = parser.parse_args()
+    if not 1 <= args.port <= 65535:  # 0 would bind a random port, which the Host check then refuses
+        raise cli.UserError(f"--port {args.port}: give a port from 1 to 65535")
     if not os.path.isfile(os.path.join(args.project, "dvc.yaml")):
         raise cli.UserError(f"{args.project}: no dvc.yaml; run from the project's root or give --project")
     os.chdir(args.project)

@@ -10,45 +10,56 @@ and the mask labels file are ever written.
 import threading
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, request, send_from_directory
+from flask import Flask, abort, jsonify, make_response, request, send_from_directory
 
 from faceswap.core import paths
 from faceswap.core.cli import UserError
 from faceswap.core.paths import SIDES
 from faceswap.faces.mask_labels import check_frame, read_mask_labels, write_mask_labels
-from faceswap.media.shard_reader import ShardReader
+from faceswap.media.imageset import INDEX
+from faceswap.media.shard_reader import ShardReader, file_version
 from review.catalogue import FILTERS, SORTS, Catalogue
 from review.timeline import Timeline
 
 STATIC = Path(__file__).parent / "static"
 MAX_PER_PAGE = 500
+ALIGNMENTS = paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE
 
 
 class Outputs:
-    """The stage outputs the page reads, each loaded on first use and kept."""
+    """The stage outputs the page reads, each loaded on first use and kept until a file it was read from changes
+    (``dvc repro`` while the page runs): then it is read again."""
 
     def __init__(self):
         self._lock = threading.RLock()  # a reader is made from its side's catalogue, both under the lock
         self._loaded: dict = {}
         self.labels_lock = threading.Lock()
 
-    def _get(self, name: str, make):
+    def _get(self, name: str, make, *sources: Path):
+        """``make()``, made again when any of ``sources``, the files it reads, has changed since."""
+        version = [file_version(source) for source in sources]
         with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = make()
-            return self._loaded[name]
+            known = self._loaded.get(name)
+            if known is None or known[0] != version:
+                known = self._loaded[name] = (version, make())
+            return known[1]
 
     def catalogue(self, side: str) -> Catalogue:
         if side not in SIDES:
             abort(404, f"no side {side!r}; give target or source")
         if not (paths.stage_output("crops", side) / "index.jsonl").exists():
             abort(404, f"{paths.stage_output('crops', side)}: not found; run `dvc repro filtered@{side}` first")
-        return self._get(f"catalogue-{side}", lambda: Catalogue(side))
+        return self._get(f"catalogue-{side}", lambda: Catalogue(side), *self._indexes(side, "crops", "filtered"))
 
     def crops(self, side: str) -> ShardReader:
         self.catalogue(side)
         return self._get(f"crops-{side}", lambda: ShardReader(paths.stage_output("crops", side),
-                                                              self.catalogue(side).shard_of))
+                                                              self.catalogue(side).shard_of),
+                         *self._indexes(side, "crops"))
+
+    @staticmethod
+    def _indexes(side: str, *stages: str) -> list[Path]:
+        return [paths.stage_output(stage, side) / INDEX for stage in stages]
 
     def warm(self) -> None:
         """Read what the page will ask for first (each side's faces, the shards' member offsets) in the
@@ -69,15 +80,16 @@ class Outputs:
         def load():
             from review.swap import ModelViews  # Keras and TensorFlow: loaded only when a still is asked for
             return ModelViews()
-        return self._get("model", load)
+        return self._get("model", load, paths.MODEL_FILE, ALIGNMENTS)
 
     def frames(self) -> ShardReader:
-        return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")))
+        return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")),
+                         *self._indexes("target", "frames"))
 
     def timeline(self) -> Timeline:
-        if not (paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE).exists():
+        if not ALIGNMENTS.exists():
             abort(404, "no target alignments yet; run `dvc repro alignments@target` first")
-        return self._get("timeline", Timeline)
+        return self._get("timeline", Timeline, ALIGNMENTS)
 
 
 def guard(port: int):
@@ -99,6 +111,15 @@ def json_body() -> dict:
     if not isinstance(body, dict):
         abort(400, "send a JSON object with Content-Type application/json")
     return body
+
+
+def revalidated_jpeg(data: bytes):
+    """An image of a stage output, which the browser asks again for before showing its copy (``no-cache``): a
+    ``dvc repro`` may have changed the image of a key. Its ETag saves sending it again if it did not."""
+    response = make_response(data)
+    response.headers.update({"Content-Type": "image/jpeg", "Cache-Control": "no-cache"})
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def choice(name: str, allowed, default: str) -> str:
@@ -167,7 +188,7 @@ def add_face_routes(app: Flask, outputs: Outputs) -> None:
             data = outputs.crops(side).read(key)
         except KeyError:
             abort(404, f"no face {key!r}")
-        return data, 200, {"Content-Type": "image/jpeg", "Cache-Control": "max-age=3600"}
+        return revalidated_jpeg(data)
 
 
 def add_frame_routes(app: Flask, outputs: Outputs) -> None:
@@ -190,7 +211,7 @@ def add_frame_routes(app: Flask, outputs: Outputs) -> None:
             data = outputs.frames().read(key)
         except KeyError:
             abort(404, f"no target frame {key!r}")
-        return data, 200, {"Content-Type": "image/jpeg", "Cache-Control": "max-age=3600"}
+        return revalidated_jpeg(data)
 
     @app.post("/api/labels/<key>")
     def labels(key):

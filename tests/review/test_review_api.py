@@ -4,6 +4,9 @@ checked before anything is written) on a small project of real shards made from 
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 
 import cv2
@@ -18,6 +21,7 @@ from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
+from tests.helpers import REPO, error_lines
 
 PORT = 8765
 HOST = f"127.0.0.1:{PORT}"
@@ -178,3 +182,49 @@ def test_review_api_lists_keys_that_match_no_face_and_takes_them_off(small_proje
     assert done.status_code == 200 and done.json["stale"] == [] and done.json["excluded"] == 1
     assert "target_000099_0" not in exclusion_file.read_text() and exclusion_file.read_text().endswith(
         "target_000001_0\n")
+
+
+def faces_jpegs(count: int) -> dict[str, bytes]:
+    """A different image for each face key of the small project, of different sizes (so at other offsets)."""
+    return {f"target_{i:06d}_0": encode_jpeg(np.full((40 + 16 * i, 48, 3), 60 * i + 20, np.uint8))
+            for i in range(count)}
+
+
+def test_review_thumbnails_follow_a_stage_output_rewritten_while_the_page_runs(client, small_project, tmp_path):
+    """``dvc repro`` rewrites the crops while the page runs: each thumbnail is then the new face of its key (never
+    0 bytes or another face's), the page's faces are the new index's, and a browser's cached copy is revalidated."""
+    crops = paths.stage_output("crops", "target")
+    url = "/thumb/target/target_000001_0.jpg"
+    before = client.get(url, headers={"Host": HOST})
+    assert before.headers["Cache-Control"] == "no-cache" and before.headers["ETag"]
+    assert client.get(url, headers={"Host": HOST, "If-None-Match": before.headers["ETag"]}).status_code == 304
+
+    records = {record["key"]: record for record in read_index(crops)}
+    records["target_000003_0"] = {**records["target_000002_0"], "frame": 3}
+    jpegs = faces_jpegs(4)
+    with ShardWriter(tmp_path / "new", "crops") as shards:  # another order: every member at another offset
+        for key in sorted(jpegs, reverse=True):
+            shards.add(key, {"jpg": jpegs[key]}, {k: v for k, v in records[key].items() if k not in ("key", "shard")})
+    os.replace(tmp_path / "new/crops-00000.tar", crops / "crops-00000.tar")  # as atomic writes do: a new file
+    assert client.get("/api/faces/target", headers={"Host": HOST}).json["total"] == 3  # the old index still
+    for key, jpeg in jpegs.items():
+        if key != "target_000003_0":
+            assert client.get(f"/thumb/target/{key}.jpg", headers={"Host": HOST}).data == jpeg
+    os.replace(tmp_path / "new/index.jsonl", crops / "index.jsonl")
+    assert client.get("/api/faces/target", headers={"Host": HOST}).json["total"] == 4
+    after = client.get(url, headers={"Host": HOST, "If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.data == jpegs["target_000001_0"]
+    assert client.get("/thumb/target/target_000003_0.jpg", headers={"Host": HOST}).data == jpegs["target_000003_0"]
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_review_refuses_a_port_outside_1_to_65535(small_project, port):
+    """Port 0 would bind a random port whose requests the Host check then refuses; 65536 is no port."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "review", "--port", port], cwd=small_project, timeout=30,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"python -m review --port {port} started serving")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [f"error: --port {port}: give a port from 1 to 65535"]
+    assert "Traceback" not in result.stderr
