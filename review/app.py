@@ -1,16 +1,21 @@
 """The review page's web application (Flask): the page, its JSON API and the images streamed from the shards.
 
 Safe by default: only requests addressed to this server on loopback are answered (a foreign ``Host`` is refused,
-which stops DNS rebinding; a foreign ``Origin`` is refused, which stops other sites' pages from posting); changes
-come as JSON only (no form a foreign page could submit without a preflight); every key from the browser is
-checked against the faces and frames of the stage outputs before it reaches a file, and only the exclusion lists
-and the mask labels file are ever written.
+which stops DNS rebinding; a foreign ``Origin`` is refused, which stops other sites' pages from posting); only a
+browser that opened the URL the server printed, with this launch's token, is answered at all (any site's page can
+make a browser GET a loopback port, with an ``<img>`` say: it must learn nothing, nor make the server decode
+every face); no other page may frame this one (to trick clicks); changes come as JSON only (no form a foreign
+page could submit without a preflight) and small; every key from the browser is checked against the faces and
+frames of the stage outputs before it reaches a file, and only the exclusion lists and the mask labels file are
+ever written.
 """
 
+import secrets
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Flask, abort, jsonify, make_response, request, send_from_directory
+from flask import Flask, Response, abort, jsonify, make_response, redirect, request, send_from_directory
 
 from faceswap.core import paths
 from faceswap.core.cli import UserError
@@ -23,6 +28,8 @@ from review.timeline import Timeline
 
 STATIC = Path(__file__).parent / "static"
 MAX_PER_PAGE = 500
+MAX_BODY = 2 * 2**20  # bytes of a request: a page of exclusions or a frame's polygons is far less
+NOT_FRAMED = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 ALIGNMENTS = paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE
 
 
@@ -92,10 +99,16 @@ class Outputs:
         return self._get("timeline", Timeline, ALIGNMENTS)
 
 
-def guard(port: int):
-    """Refuse a request whose Host or Origin is not this server on loopback."""
+def guard(port: int, token: str):
+    """Refuse a request whose Host or Origin is not this server on loopback, or that lacks this launch's token.
+
+    The token comes once, in the URL the server printed (``?token=``): that request gets it back as a cookie and
+    is sent on to the same URL without it, so that it stays out of the history. The cookie is ``HttpOnly`` (no
+    script reads it) and ``SameSite=Strict`` (no other site's page sends it); one name a port, since cookies are
+    shared by every port of a host."""
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
     origins = {f"http://{host}" for host in hosts}
+    cookie = f"review-token-{port}"
 
     def check():
         if request.host not in hosts:
@@ -103,7 +116,30 @@ def guard(port: int):
         origin = request.headers.get("Origin")
         if origin is not None and origin not in origins:
             abort(403, "foreign Origin refused")
+        given = request.args.get("token")
+        if given is None and is_token(request.cookies.get(cookie), token):
+            return None
+        if given is None or not is_token(given, token):
+            return refuse_without_token(port)
+        rest = [(name, value) for name, value in request.args.items(multi=True) if name != "token"]
+        opened = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""))
+        opened.set_cookie(cookie, token, httponly=True, samesite="Strict")
+        return opened
     return check
+
+
+def is_token(given: str | None, token: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), token.encode())  # in constant time
+
+
+def refuse_without_token(port: int):
+    """403 for a request without the launch's token: a line of text for a person opening the page, JSON for the
+    page's scripts, saying the same."""
+    message = (f"this review page answers only the browser that opened the URL `python -m review` printed when it "
+               f"started (http://127.0.0.1:{port}/?token=...): open the URL it printed")
+    if request.path == "/":
+        return Response(message + "\n", 403, mimetype="text/plain")
+    return jsonify(error=message), 403
 
 
 def json_body() -> dict:
@@ -129,10 +165,13 @@ def choice(name: str, allowed, default: str) -> str:
     return value
 
 
-def create_app(port: int, warm: bool = False) -> Flask:
-    """The application for a server on 127.0.0.1:``port``; ``warm``: start reading the stage outputs now."""
+def create_app(port: int, token: str, warm: bool = False) -> Flask:
+    """The application for a server on 127.0.0.1:``port`` that answers the browser which opened
+    ``/?token=<token>``; ``warm``: start reading the stage outputs now."""
     app = Flask(__name__, static_folder=None)
-    app.before_request(guard(port))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.before_request(guard(port, token))
+    app.after_request(lambda response: response.headers.update(NOT_FRAMED) or response)
     outputs = Outputs()
     if warm:
         outputs.warm()
@@ -151,6 +190,10 @@ def create_app(port: int, warm: bool = False) -> Flask:
     @app.errorhandler(UserError)
     def user_error(error):
         return jsonify(error=str(error)), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return jsonify(error=f"a request of at most {MAX_BODY // 2**20} MiB, please"), 413
 
     for code in (400, 403, 404):
         app.register_error_handler(code, lambda error: (jsonify(error=error.description), error.code))
