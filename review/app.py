@@ -54,7 +54,7 @@ class Outputs:
     def catalogue(self, side: str) -> Catalogue:
         if side not in SIDES:
             abort(404, f"no side {side!r}; give target or source")
-        if not (paths.stage_output("crops", side) / "index.jsonl").exists():
+        if not (paths.stage_output("crops", side) / INDEX).exists():
             abort(404, f"{paths.stage_output('crops', side)}: not found; run `dvc repro filtered@{side}` first")
         return self._get(f"catalogue-{side}", lambda: Catalogue(side), *self._indexes(side, "crops", "filtered"))
 
@@ -72,7 +72,7 @@ class Outputs:
         """Read what the page will ask for first (each side's faces, the shards' member offsets) in the
         background, so that a feature film's first page is there when the browser asks."""
         def load():
-            sides = [side for side in SIDES if (paths.stage_output("crops", side) / "index.jsonl").exists()]
+            sides = [side for side in SIDES if (paths.stage_output("crops", side) / INDEX).exists()]
             for side in sides:
                 self.catalogue(side)
             for side in sides:
@@ -135,8 +135,8 @@ def is_token(given: str | None, token: str) -> bool:
 def refuse_without_token(port: int):
     """403 for a request without the launch's token: a line of text for a person opening the page, JSON for the
     page's scripts, saying the same."""
-    message = (f"this review page answers only the browser that opened the URL `python -m review` printed when it "
-               f"started (http://127.0.0.1:{port}/?token=...): open the URL it printed")
+    message = (f"the review page needs this launch's token: open the URL that `python -m review` printed when it "
+               f"started (http://127.0.0.1:{port}/?token=...)")
     if request.path == "/":
         return Response(message + "\n", 403, mimetype="text/plain")
     return jsonify(error=message), 403

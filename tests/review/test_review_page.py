@@ -66,7 +66,7 @@ def test_review_page_opens_from_the_printed_url_alone_and_shows_every_thumbnail(
     an address bar without the token, and every thumbnail in view then loads."""
     bare = page.split("?")[0]
     browser.get(bare)
-    assert "open the URL `python -m review` printed" in browser.find_element("tag name", "body").text
+    assert "open the URL that `python -m review` printed" in browser.find_element("tag name", "body").text
     browser.get(page)
     assert browser.current_url == bare and browser.execute_script("return document.cookie") == ""
     wait(browser, lambda: cards(browser), "the faces")
