@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -62,9 +63,22 @@ def write_faces(root: Path, count: int, seed: int = 0) -> None:
         (root / paths.stage_output(stage, "source") / paths.VIDEOS_FILE).write_text(json.dumps(videos))
 
 
+BROWSER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # keeps the server's token cookie
+
+
 def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=600) as response:
+    with BROWSER.open(url, timeout=600) as response:
         return response.read()
+
+
+def printed_url(log: Path, server: subprocess.Popen) -> str:
+    """The URL with the launch's token that the server prints once it listens."""
+    while server.poll() is None:
+        found = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", log.read_text())
+        if found:
+            return found.group()
+        time.sleep(0.1)
+    raise RuntimeError(f"the review server exited with {server.returncode}: {log.read_text()[-2000:]}")
 
 
 def load_page(base: str, query: str, pool: ThreadPoolExecutor) -> float:
@@ -85,16 +99,13 @@ def memory_mib(pid: int) -> tuple[float, float]:
 def measure(root: Path, faces: int, pages: int) -> dict:
     port = 8900 + os.getpid() % 1000
     launched = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "review", "--port", str(port), "--project", str(root)],
-                              env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
+    log = root / "review.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "review", "--port", str(port), "--project", str(root)],
+                                  env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                fetch(f"{base}/")
-                break
-            except OSError:
-                time.sleep(0.1)
+        fetch(printed_url(log, server))  # as a person opens it: the token's cookie set, then the page
         results = {"server_answers_s": time.perf_counter() - launched}
         with ThreadPoolExecutor(6) as pool:
             load_page(base, "sort=time&page=0", pool)

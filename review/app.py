@@ -1,60 +1,78 @@
 """The review page's web application (Flask): the page, its JSON API and the images streamed from the shards.
 
 Safe by default: only requests addressed to this server on loopback are answered (a foreign ``Host`` is refused,
-which stops DNS rebinding; a foreign ``Origin`` is refused, which stops other sites' pages from posting); changes
-come as JSON only (no form a foreign page could submit without a preflight); every key from the browser is
-checked against the faces and frames of the stage outputs before it reaches a file, and only the exclusion lists
-and the mask labels file are ever written.
+which stops DNS rebinding; a foreign ``Origin`` is refused, which stops other sites' pages from posting); only a
+browser that opened the URL the server printed, with this launch's token, is answered at all (any site's page can
+make a browser GET a loopback port, with an ``<img>`` say: it must learn nothing, nor make the server decode
+every face); no other page may frame this one (to trick clicks); changes come as JSON only (no form a foreign
+page could submit without a preflight) and small; every key from the browser is checked against the faces and
+frames of the stage outputs before it reaches a file, and only the exclusion lists and the mask labels file are
+ever written.
 """
 
+import secrets
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
-from flask import Flask, abort, jsonify, request, send_from_directory
+from flask import Flask, Response, abort, jsonify, make_response, redirect, request, send_from_directory
 
 from faceswap.core import paths
 from faceswap.core.cli import UserError
 from faceswap.core.paths import SIDES
 from faceswap.faces.mask_labels import check_frame, read_mask_labels, write_mask_labels
-from faceswap.media.shard_reader import ShardReader
+from faceswap.media.imageset import INDEX
+from faceswap.media.shard_reader import ShardReader, file_version
 from review.catalogue import FILTERS, SORTS, Catalogue
 from review.timeline import Timeline
 
 STATIC = Path(__file__).parent / "static"
 MAX_PER_PAGE = 500
+MAX_BODY = 2 * 2**20  # bytes of a request: a page of exclusions or a frame's polygons is far less
+NOT_FRAMED = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+ALIGNMENTS = paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE
 
 
 class Outputs:
-    """The stage outputs the page reads, each loaded on first use and kept."""
+    """The stage outputs the page reads, each loaded on first use and kept until a file it was read from changes
+    (``dvc repro`` while the page runs): then it is read again."""
 
     def __init__(self):
         self._lock = threading.RLock()  # a reader is made from its side's catalogue, both under the lock
         self._loaded: dict = {}
         self.labels_lock = threading.Lock()
 
-    def _get(self, name: str, make):
+    def _get(self, name: str, make, *sources: Path):
+        """``make()``, made again when any of ``sources``, the files it reads, has changed since."""
+        version = [file_version(source) for source in sources]
         with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = make()
-            return self._loaded[name]
+            known = self._loaded.get(name)
+            if known is None or known[0] != version:
+                known = self._loaded[name] = (version, make())
+            return known[1]
 
     def catalogue(self, side: str) -> Catalogue:
         if side not in SIDES:
             abort(404, f"no side {side!r}; give target or source")
-        if not (paths.stage_output("crops", side) / "index.jsonl").exists():
+        if not (paths.stage_output("crops", side) / INDEX).exists():
             abort(404, f"{paths.stage_output('crops', side)}: not found; run `dvc repro filtered@{side}` first")
-        return self._get(f"catalogue-{side}", lambda: Catalogue(side))
+        return self._get(f"catalogue-{side}", lambda: Catalogue(side), *self._indexes(side, "crops", "filtered"))
 
     def crops(self, side: str) -> ShardReader:
         self.catalogue(side)
         return self._get(f"crops-{side}", lambda: ShardReader(paths.stage_output("crops", side),
-                                                              self.catalogue(side).shard_of))
+                                                              self.catalogue(side).shard_of),
+                         *self._indexes(side, "crops"))
+
+    @staticmethod
+    def _indexes(side: str, *stages: str) -> list[Path]:
+        return [paths.stage_output(stage, side) / INDEX for stage in stages]
 
     def warm(self) -> None:
         """Read what the page will ask for first (each side's faces, the shards' member offsets) in the
         background, so that a feature film's first page is there when the browser asks."""
         def load():
-            sides = [side for side in SIDES if (paths.stage_output("crops", side) / "index.jsonl").exists()]
+            sides = [side for side in SIDES if (paths.stage_output("crops", side) / INDEX).exists()]
             for side in sides:
                 self.catalogue(side)
             for side in sides:
@@ -69,21 +87,28 @@ class Outputs:
         def load():
             from review.swap import ModelViews  # Keras and TensorFlow: loaded only when a still is asked for
             return ModelViews()
-        return self._get("model", load)
+        return self._get("model", load, paths.MODEL_FILE, ALIGNMENTS)
 
     def frames(self) -> ShardReader:
-        return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")))
+        return self._get("frames", lambda: ShardReader(paths.stage_output("frames", "target")),
+                         *self._indexes("target", "frames"))
 
     def timeline(self) -> Timeline:
-        if not (paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE).exists():
+        if not ALIGNMENTS.exists():
             abort(404, "no target alignments yet; run `dvc repro alignments@target` first")
-        return self._get("timeline", Timeline)
+        return self._get("timeline", Timeline, ALIGNMENTS)
 
 
-def guard(port: int):
-    """Refuse a request whose Host or Origin is not this server on loopback."""
+def guard(port: int, token: str):
+    """Refuse a request whose Host or Origin is not this server on loopback, or that lacks this launch's token.
+
+    The token comes once, in the URL the server printed (``?token=``): that request gets it back as a cookie and
+    is sent on to the same URL without it, so that it stays out of the history. The cookie is ``HttpOnly`` (no
+    script reads it) and ``SameSite=Strict`` (no other site's page sends it); one name a port, since cookies are
+    shared by every port of a host."""
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
     origins = {f"http://{host}" for host in hosts}
+    cookie = f"review-token-{port}"
 
     def check():
         if request.host not in hosts:
@@ -91,7 +116,30 @@ def guard(port: int):
         origin = request.headers.get("Origin")
         if origin is not None and origin not in origins:
             abort(403, "foreign Origin refused")
+        given = request.args.get("token")
+        if given is None and is_token(request.cookies.get(cookie), token):
+            return None
+        if given is None or not is_token(given, token):
+            return refuse_without_token(port)
+        rest = [(name, value) for name, value in request.args.items(multi=True) if name != "token"]
+        opened = redirect(request.path + (f"?{urlencode(rest)}" if rest else ""))
+        opened.set_cookie(cookie, token, httponly=True, samesite="Strict")
+        return opened
     return check
+
+
+def is_token(given: str | None, token: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), token.encode())  # in constant time
+
+
+def refuse_without_token(port: int):
+    """403 for a request without the launch's token: a line of text for a person opening the page, JSON for the
+    page's scripts, saying the same."""
+    message = (f"the review page needs this launch's token: open the URL that `python -m review` printed when it "
+               f"started (http://127.0.0.1:{port}/?token=...)")
+    if request.path == "/":
+        return Response(message + "\n", 403, mimetype="text/plain")
+    return jsonify(error=message), 403
 
 
 def json_body() -> dict:
@@ -101,6 +149,15 @@ def json_body() -> dict:
     return body
 
 
+def revalidated_jpeg(data: bytes):
+    """An image of a stage output, which the browser asks again for before showing its copy (``no-cache``): a
+    ``dvc repro`` may have changed the image of a key. Its ETag saves sending it again if it did not."""
+    response = make_response(data)
+    response.headers.update({"Content-Type": "image/jpeg", "Cache-Control": "no-cache"})
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 def choice(name: str, allowed, default: str) -> str:
     value = request.args.get(name, default)
     if value not in allowed:
@@ -108,10 +165,13 @@ def choice(name: str, allowed, default: str) -> str:
     return value
 
 
-def create_app(port: int, warm: bool = False) -> Flask:
-    """The application for a server on 127.0.0.1:``port``; ``warm``: start reading the stage outputs now."""
+def create_app(port: int, token: str, warm: bool = False) -> Flask:
+    """The application for a server on 127.0.0.1:``port`` that answers the browser which opened
+    ``/?token=<token>``; ``warm``: start reading the stage outputs now."""
     app = Flask(__name__, static_folder=None)
-    app.before_request(guard(port))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.before_request(guard(port, token))
+    app.after_request(lambda response: response.headers.update(NOT_FRAMED) or response)
     outputs = Outputs()
     if warm:
         outputs.warm()
@@ -130,6 +190,10 @@ def create_app(port: int, warm: bool = False) -> Flask:
     @app.errorhandler(UserError)
     def user_error(error):
         return jsonify(error=str(error)), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return jsonify(error=f"a request of at most {MAX_BODY // 2**20} MiB, please"), 413
 
     for code in (400, 403, 404):
         app.register_error_handler(code, lambda error: (jsonify(error=error.description), error.code))
@@ -167,7 +231,7 @@ def add_face_routes(app: Flask, outputs: Outputs) -> None:
             data = outputs.crops(side).read(key)
         except KeyError:
             abort(404, f"no face {key!r}")
-        return data, 200, {"Content-Type": "image/jpeg", "Cache-Control": "max-age=3600"}
+        return revalidated_jpeg(data)
 
 
 def add_frame_routes(app: Flask, outputs: Outputs) -> None:
@@ -190,7 +254,7 @@ def add_frame_routes(app: Flask, outputs: Outputs) -> None:
             data = outputs.frames().read(key)
         except KeyError:
             abort(404, f"no target frame {key!r}")
-        return data, 200, {"Content-Type": "image/jpeg", "Cache-Control": "max-age=3600"}
+        return revalidated_jpeg(data)
 
     @app.post("/api/labels/<key>")
     def labels(key):

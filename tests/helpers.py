@@ -157,8 +157,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60, up_statuses: tuple[int, ...] = ()) -> None:
+    """Wait until ``url`` answers with success, or with one of the HTTP error ``up_statuses`` that also say the
+    server is up (403 from one that wants a token)."""
     import time
+    import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + seconds
@@ -168,6 +171,10 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
         try:
             urllib.request.urlopen(url, timeout=2)
             return
+        except urllib.error.HTTPError as error:
+            if error.code in up_statuses:
+                return
+            time.sleep(0.3)
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer in {seconds} s")
@@ -175,14 +182,14 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60) -> N
 
 @contextlib.contextmanager
 def serving(args: list[str], log_path: Path, port: int, env: dict | None = None, health: str = "",
-            seconds: float = 60):
+            seconds: float = 60, up_statuses: tuple[int, ...] = ()):
     """Run a server command line (listening on 127.0.0.1:``port``) with its output in ``log_path``; yield its URL
-    once ``health`` answers HTTP, and stop it afterwards."""
+    once ``health`` answers HTTP (success, or one of ``up_statuses``), and stop it afterwards."""
     with open(log_path, "w") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for_http(url + health, process, seconds)
+            wait_for_http(url + health, process, seconds, up_statuses)
             yield url
         finally:
             process.terminate()

@@ -29,6 +29,7 @@ FRAME_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*_\d{6}$")
 KINDS = ("occluders", "face")
 MAX_POLYGONS = 64  # per kind and frame
 MAX_POINTS = 512  # per polygon
+MAX_FRAME_POINTS = 1000  # per frame, all polygons: a person clicks a few dozen
 
 
 def check_frame(key: str, label, where: str) -> dict[str, list]:
@@ -43,6 +44,9 @@ def check_frame(key: str, label, where: str) -> dict[str, list]:
         if not isinstance(polygons, list) or len(polygons) > MAX_POLYGONS:
             raise UserError(f"{where}: frame {key}: '{kind}' must be a list of at most {MAX_POLYGONS} polygons")
         checked[kind] = [check_polygon(polygon, f"{where}: frame {key}: {kind}") for polygon in polygons]
+    if sum(len(polygon) for polygons in checked.values() for polygon in polygons) > MAX_FRAME_POINTS:
+        raise UserError(f"{where}: frame {key}: at most {MAX_FRAME_POINTS} points in all, far more than a person "
+                        f"draws")
     return checked
 
 

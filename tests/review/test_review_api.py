@@ -4,6 +4,9 @@ checked before anything is written) on a small project of real shards made from 
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 
 import cv2
@@ -18,9 +21,11 @@ from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
+from tests.helpers import REPO, error_lines
 
 PORT = 8765
 HOST = f"127.0.0.1:{PORT}"
+TOKEN = "this-launch-token"
 
 
 def test_review_exclusion_edit_keeps_comments_appends_and_removes(tmp_path):
@@ -112,9 +117,16 @@ def small_project(project, media):
     return project
 
 
+def opened_client():
+    """A test client that has opened the URL the server prints, as a person's browser does."""
+    client = create_app(PORT, TOKEN).test_client()
+    assert client.get(f"/?token={TOKEN}", headers={"Host": HOST}).status_code == 302
+    return client
+
+
 @pytest.fixture
 def client(small_project):
-    return create_app(PORT).test_client()
+    return opened_client()
 
 
 def post(client, url, body, **headers):
@@ -171,10 +183,108 @@ def test_review_api_checks_mask_labels_before_writing_them(client, small_project
 def test_review_api_lists_keys_that_match_no_face_and_takes_them_off(small_project):
     exclusion_file = small_project / paths.exclusions("target")
     exclusion_file.write_text(exclusion_file.read_text() + "target_000099_0  # a typo\ntarget_000001_0\n")
-    client = create_app(PORT).test_client()
+    client = opened_client()
     faces = client.get("/api/faces/target?filter=excluded", headers={"Host": HOST}).json
     assert faces["stale"] == ["target_000099_0"] and [f["key"] for f in faces["faces"]] == ["target_000001_0"]
     done = post(client, "/api/exclusions/target", {"restore": ["target_000099_0"]})
     assert done.status_code == 200 and done.json["stale"] == [] and done.json["excluded"] == 1
     assert "target_000099_0" not in exclusion_file.read_text() and exclusion_file.read_text().endswith(
         "target_000001_0\n")
+
+
+def faces_jpegs(count: int) -> dict[str, bytes]:
+    """A different image for each face key of the small project, of different sizes (so at other offsets)."""
+    return {f"target_{i:06d}_0": encode_jpeg(np.full((40 + 16 * i, 48, 3), 60 * i + 20, np.uint8))
+            for i in range(count)}
+
+
+def test_review_thumbnails_follow_a_stage_output_rewritten_while_the_page_runs(client, small_project, tmp_path):
+    """``dvc repro`` rewrites the crops while the page runs: each thumbnail is then the new face of its key (never
+    0 bytes or another face's), the page's faces are the new index's, and a browser's cached copy is revalidated."""
+    crops = paths.stage_output("crops", "target")
+    url = "/thumb/target/target_000001_0.jpg"
+    before = client.get(url, headers={"Host": HOST})
+    assert before.headers["Cache-Control"] == "no-cache" and before.headers["ETag"]
+    assert client.get(url, headers={"Host": HOST, "If-None-Match": before.headers["ETag"]}).status_code == 304
+
+    records = {record["key"]: record for record in read_index(crops)}
+    records["target_000003_0"] = {**records["target_000002_0"], "frame": 3}
+    jpegs = faces_jpegs(4)
+    with ShardWriter(tmp_path / "new", "crops") as shards:  # another order: every member at another offset
+        for key in sorted(jpegs, reverse=True):
+            shards.add(key, {"jpg": jpegs[key]}, {k: v for k, v in records[key].items() if k not in ("key", "shard")})
+    os.replace(tmp_path / "new/crops-00000.tar", crops / "crops-00000.tar")  # as atomic writes do: a new file
+    assert client.get("/api/faces/target", headers={"Host": HOST}).json["total"] == 3  # the old index still
+    for key, jpeg in jpegs.items():
+        if key != "target_000003_0":
+            assert client.get(f"/thumb/target/{key}.jpg", headers={"Host": HOST}).data == jpeg
+    os.replace(tmp_path / "new/index.jsonl", crops / "index.jsonl")
+    assert client.get("/api/faces/target", headers={"Host": HOST}).json["total"] == 4
+    after = client.get(url, headers={"Host": HOST, "If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200 and after.data == jpegs["target_000001_0"]
+    assert client.get("/thumb/target/target_000003_0.jpg", headers={"Host": HOST}).data == jpegs["target_000003_0"]
+
+
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_review_refuses_a_port_outside_1_to_65535(small_project, port):
+    """Port 0 would bind a random port whose requests the Host check then refuses; 65536 is no port."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "review", "--port", port], cwd=small_project, timeout=30,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"python -m review --port {port} started serving")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [f"error: --port {port}: give a port from 1 to 65535"]
+    assert "Traceback" not in result.stderr
+
+
+PROTECTED = ("/", "/static/review.js", "/api/faces/target", "/api/timeline", "/api/frame/target_000000",
+             "/api/worth-labelling", "/thumb/target/target_000000_0.jpg", "/thumb/target/target_000099_0.jpg",
+             "/frame/target_000000.jpg", "/still/target_000000.jpg")
+
+
+def test_review_answers_only_a_browser_that_opened_the_url_the_server_printed(small_project):
+    """Any website's page can make a browser GET the loopback port (an <img>, a script): without the launch's
+    token it learns nothing (which keys exist) and costs nothing (TensorFlow loaded, every face decoded)."""
+    client = create_app(PORT, TOKEN).test_client()
+    for url in PROTECTED:
+        refused = client.get(url, headers={"Host": HOST})
+        assert refused.status_code == 403 and "open the URL" in refused.text, url
+    assert client.get("/", headers={"Host": HOST}).content_type.startswith("text/plain")  # a person sees it
+    exclusion_file = small_project / paths.exclusions("target")
+    before = exclusion_file.read_text()
+    assert post(client, "/api/exclusions/target", {"exclude": ["target_000000_0"]}).status_code == 403
+    assert exclusion_file.read_text() == before
+    wrong = client.get("/?token=guessed", headers={"Host": HOST})
+    assert wrong.status_code == 403 and "Set-Cookie" not in wrong.headers
+    client.set_cookie("review-token-9999", TOKEN, domain="127.0.0.1")  # another server's cookie, another port
+    assert client.get("/api/timeline", headers={"Host": HOST}).status_code == 403
+
+    opened = client.get(f"/api/faces/target?token={TOKEN}&sort=score", headers={"Host": HOST})
+    assert opened.status_code == 302 and opened.headers["Location"] == "/api/faces/target?sort=score"
+    cookie = opened.headers["Set-Cookie"]
+    assert cookie.startswith(f"review-token-{PORT}={TOKEN};") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    answers = {url: client.get(url, headers={"Host": HOST}).status_code for url in PROTECTED}
+    assert answers == {**dict.fromkeys(PROTECTED, 200), "/thumb/target/target_000099_0.jpg": 404,
+                       "/still/target_000000.jpg": 404, "/api/worth-labelling": 404}  # no such face; no model
+
+
+def test_review_every_answer_forbids_framing(client):
+    """Another page must not frame the review page and trick clicks into excluding faces."""
+    stranger = create_app(PORT, TOKEN).test_client()
+    answers = [client.get(url, headers={"Host": HOST}) for url in PROTECTED] + [
+        stranger.get("/", headers={"Host": HOST}), client.get("/", headers={"Host": "attacker.example:8765"}),
+        client.get("/api/faces/nobody", headers={"Host": HOST}), client.get("/no/such/page", headers={"Host": HOST})]
+    for answer in answers:
+        assert answer.headers["X-Frame-Options"] == "DENY", answer.request.path
+        assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'", answer.request.path
+
+
+def test_review_refuses_a_body_over_2_mib_and_a_label_of_more_points_than_a_person_draws(client, small_project):
+    big = post(client, "/api/exclusions/target", {"exclude": ["target_000000_0"] * 200_000})
+    assert big.status_code == 413 and "2 MiB" in big.json["error"]
+    circle = [[100 + 50 * np.cos(a), 100 + 50 * np.sin(a)] for a in np.linspace(0, 6.28, 400)]
+    drawn = post(client, "/api/labels/target_000000", {"label": {"occluders": [circle] * 3}})
+    assert drawn.status_code == 400 and "at most 1000 points" in drawn.json["error"]
+    assert not (small_project / paths.MASK_LABELS).exists()
+    assert (small_project / paths.exclusions("target")).read_text().count("target_000000_0") == 0

@@ -4,6 +4,7 @@ sort by identity distance, exclude two faces, see the exclusion list change and 
 lands in the mask labels file; with a model, a frame's before/after still and the frames worth labelling."""
 
 import os
+import re
 import shutil
 import sys
 
@@ -34,11 +35,14 @@ def repo(tmp_path_factory, media):
 
 @pytest.fixture(scope="module")
 def page(repo, tmp_path_factory):
+    """The URL the server printed, with this launch's token: what a person opens (the server answers 403 to
+    anything else, which says it is up)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with serving([sys.executable, "-m", "review", "--port", str(port), "--project", str(repo)],
-                 tmp_path_factory.mktemp("review-log") / "review.log", port, env) as url:
-        yield url
+    log = tmp_path_factory.mktemp("review-log") / "review.log"
+    with serving([sys.executable, "-m", "review", "--port", str(port), "--project", str(repo)], log, port, env,
+                 up_statuses=(403,)):
+        yield re.search(rf"http://127\.0\.0\.1:{port}/\?token=\S+", log.read_text()).group()
 
 
 def wait(browser, condition, what: str):
@@ -55,6 +59,24 @@ def choose(browser, select_id: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     Select(browser.find_element("id", select_id)).select_by_value(value)
+
+
+def test_review_page_opens_from_the_printed_url_alone_and_shows_every_thumbnail(page, browser):
+    """The bare address is refused with a line of text; the printed URL leaves a cookie no script can read and
+    an address bar without the token, and every thumbnail in view then loads."""
+    bare = page.split("?")[0]
+    browser.get(bare)
+    assert "open the URL that `python -m review` printed" in browser.find_element("tag name", "body").text
+    browser.get(page)
+    assert browser.current_url == bare and browser.execute_script("return document.cookie") == ""
+    wait(browser, lambda: cards(browser), "the faces")
+    wait(browser, lambda: browser.execute_script(
+        "const shown = [...document.querySelectorAll('#grid img')].filter((img) => {"
+        " const box = img.getBoundingClientRect(); return box.bottom > 0 && box.top < innerHeight; });"
+        " return shown.length > 0 && shown.every((img) => img.complete && img.naturalWidth > 0);"),
+        "every thumbnail in view loaded")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / "review-token.png"))
 
 
 def test_review_timeline_shows_the_sample_target_fully_detected(page, repo, browser):
