@@ -43,3 +43,31 @@ def test_off_leaves_the_frame_alone_and_an_empty_label_is_an_error():
     assert Label("", "off").draw(frame) is frame
     with pytest.raises(UserError, match="output.disclosure_text"):
         Label("  ", "bottom-left")
+
+
+def band_of(label: Label, frame: np.ndarray) -> np.ndarray:
+    (left, top, right, bottom), *_ = label.layout(*frame.shape[:2])
+    return label.draw(frame)[top:bottom, left:right]
+
+
+def test_accented_letters_are_drawn_as_themselves():
+    """Hershey fonts draw 'é' as '?': the label must read as the user wrote it."""
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    accented = band_of(Label("Vidéo généré", "bottom-right"), frame)
+    for stand_in in ("Vid?o g?n?r?", "Video genere"):
+        plain = band_of(Label(stand_in, "bottom-right"), frame)
+        assert accented.shape != plain.shape or np.abs(accented.astype(int) - plain).sum() > 255 * 20, stand_in
+
+
+def test_a_label_wider_than_the_frame_is_scaled_to_fit_with_margins():
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    label = Label("This video is an AI-generated face swap: the face of the person shown was replaced", "bottom-left")
+    (left, top, right, bottom), *_ = label.layout(*frame.shape[:2])
+    assert 0 < left and right < frame.shape[1] and 0 < top < bottom < frame.shape[0]
+    drawn = label.draw(frame)
+    ink = np.argwhere(drawn.min(axis=2) > 200)  # the white letters
+    assert len(ink)
+    assert left < ink[:, 1].min() and ink[:, 1].max() < right - 1  # inside the band: nothing cut
+    assert top < ink[:, 0].min() and ink[:, 0].max() < bottom - 1
+    short = Label("AI-generated face swap", "bottom-left").layout(*frame.shape[:2])[0]
+    assert bottom - top < short[3] - short[1]  # smaller letters, not a cut
