@@ -85,8 +85,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 # be. A float key also takes a whole number.
 SCHEMA = {
     "frames": {
-        "fps": (float, Range(0, 1000, above=True)),  # frames per second decoded from source videos; the target
-        # keeps every frame
+        "fps": (float, Range(0, 1000, above=True)),  # frames a second decoded from sources; the target keeps all
         "jpeg_quality": (int, Range(1, 100)),
         "accept_short_videos": bool,  # a video that ends before its container says: go on (True) or stop
     },
@@ -108,8 +107,7 @@ SCHEMA = {
         "max_identity_distance": (float, Range(0, 10, above=True)),  # dlib embedding distance to the side's person
         # (0.6: dlib's)
         "identity_every": (int, COUNT_FROM_1),  # along a track of overlapping boxes, embed one face in this many
-        "reference_images": _check_paths_by_side,  # side -> list of image paths of that side's person; none: the
-        # dominant face
+        "reference_images": _check_paths_by_side,  # side -> image paths of that side's person; none: the dominant
     },
     "alignments": {
         "size": (int, Range(16, 1024)),  # side of the aligned face and mask (px)
@@ -225,8 +223,8 @@ def _check_type(name: str, kind, value) -> None:
 
 
 def _check_label(output: dict) -> None:
-    """The visible label must be drawable in LABEL_FONT: checked here, so that the first stage stops rather than
-    the output stage after training. Off, the text is only metadata, where any text goes."""
+    """The visible label must be drawable in LABEL_FONT: checked here, so that the first stage stops, not the
+    output stage after training. Off, the text is only metadata: any text goes."""
     if output["disclosure_corner"] == "off":
         return
     text = output["disclosure_text"].strip()
@@ -258,8 +256,7 @@ class _Shortened(reprlib.Repr):
         return f"a number of about {digits:.0f} digits" if digits > 40 else repr(x)
 
 
-def _shown(value) -> str:
-    return _Shortened().repr(value)
+_shown = _Shortened().repr
 
 
 def _kind(spec):
@@ -284,10 +281,9 @@ def _read(path: Path):
     except RecursionError:
         raise UserError(f"{path}: nested too deeply to read") from None
     except ValueError as error:  # what yaml's int() and date() refuse: a 5,000-digit number, 2026-13-45
-        if "Exceeds the limit" in str(error):
-            raise UserError(f"{path}: a number too long to read (over {sys.get_int_max_str_digits()} digits)"
-                            ) from None
-        raise UserError(f"{path}: not valid YAML ({error})") from None
+        reason = (f"a number too long to read (over {sys.get_int_max_str_digits()} digits)"
+                  if "Exceeds the limit" in str(error) else f"not valid YAML ({error})")
+        raise UserError(f"{path}: {reason}") from None
 
 
 def load_all(path: Path = PARAMS_FILE) -> dict:
