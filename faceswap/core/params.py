@@ -24,7 +24,7 @@ LABEL_FONT = Path(importlib.util.find_spec("matplotlib").origin).with_name("mpl-
 
 @dataclass(frozen=True)
 class Range:
-    """The values a number may take: from ``low`` to ``high`` (``low`` open-ended when None); ``low`` itself is
+    """The values a number may take: from ``low`` to ``high`` (either open-ended when None); ``low`` itself is
     excluded when ``above``. ``odd_or_zero`` for a window that must have a middle. NaN and infinity are never
     in a range: NaN compares false with every bound and would turn a rule off."""
 
@@ -81,8 +81,8 @@ SHARE = Range(0, 1)
 WEIGHT = Range(0, 100)  # a loss weight relative to the rest
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
-# Every key params.yaml must hold: its type and the range of values it may take, or the tuple of strings it may
-# be. A float key also takes a whole number.
+# Every key params.yaml must hold: its type and the range of values it may take, the tuple of strings it may be,
+# or the function that checks it. A float key also takes a whole number.
 SCHEMA = {
     "frames": {
         "fps": (float, Range(0, 1000, above=True)),  # frames a second decoded from sources; the target keeps all
