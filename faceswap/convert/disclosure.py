@@ -7,15 +7,17 @@ software (a platform's upload check, a newsroom's tools) without anyone looking,
 made with a trained model (``digitalsourcetype``), which C2PA and the platforms' labels use too.
 """
 
-import cv2
-import numpy as np
+import functools
 
-from faceswap.core.cli import UserError
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from faceswap.core.params import LABEL_FONT
 
 CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left", "off")
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-TEXT_HEIGHT = 0.04  # of the frame's height: 14 px on a 360 px frame, 43 px on 1080
+TEXT_HEIGHT = 0.04  # capitals of the frame's height: 14 px on a 360 px frame, 43 px on 1080
+CAPITALS = 0.73  # DejaVu Sans capitals are this share of its size
 
 
 def container_metadata(text: str) -> dict[str, str]:
@@ -26,32 +28,45 @@ def container_metadata(text: str) -> dict[str, str]:
 
 
 class Label:
-    """The visible label: ``text`` in white on a dark band in a corner of every frame (``off``: none)."""
+    """The visible label: ``text`` in white on a dark band in a corner of every frame (``off``: none), in
+    LABEL_FONT, which params.py has checked draws every character of it (any script DejaVu Sans covers)."""
 
     def __init__(self, text: str, corner: str):
-        if corner != "off" and not text.strip():
-            raise UserError("params.yaml: 'output.disclosure_text' is empty; write what the video is "
-                            "(e.g. 'AI-generated face swap') or set output.disclosure_corner: off")
         self.text, self.corner = text.strip(), corner
 
-    def layout(self, height: int, width: int) -> tuple:
-        """Where the label goes on a frame of this size: its band ``(left, top, right, bottom)``, the text's
-        origin, scale and stroke."""
-        scale = max(0.35, TEXT_HEIGHT * height / 22)  # Hershey simplex capitals are 22 px high at scale 1
-        thickness = max(1, round(scale * 1.6))
-        (text_width, text_height), baseline = cv2.getTextSize(self.text, FONT, scale, thickness)
-        pad = max(3, text_height // 2)
-        box_width, box_height = text_width + 2 * pad, text_height + baseline + 2 * pad
-        left = pad if self.corner.endswith("left") else max(0, width - box_width - pad)
-        top = pad if self.corner.startswith("top") else max(0, height - box_height - pad)
-        return (left, top, left + box_width, top + box_height), (left + pad, top + pad + text_height), scale, thickness
+    def layout(self, height: int, width: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """Where the label goes on a frame of this size: its band ``(left, top, right, bottom)``, and how much
+        each of the band's pixels is covered by the letters (0 to 1)."""
+        return _layout(self.text, self.corner, height, width)
 
     def draw(self, frame: np.ndarray) -> np.ndarray:
         """A copy of the frame with the label on it; the frame itself when the label is off."""
         if self.corner == "off":
             return frame
-        (left, top, right, bottom), origin, scale, thickness = self.layout(*frame.shape[:2])
+        (left, top, right, bottom), coverage = self.layout(*frame.shape[:2])
         out = frame.copy()
-        out[top:bottom, left:right] = (out[top:bottom, left:right] * 0.35).astype(np.uint8)  # white reads on it
-        cv2.putText(out, self.text, origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        band = out[top:bottom, left:right]  # cut at the frame's edge only on a frame too small for any label
+        letters = coverage[:band.shape[0], :band.shape[1], None]
+        out[top:bottom, left:right] = (band * 0.35 * (1 - letters) + 255 * letters).round()  # white on 35%
         return out
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(text: str, corner: str, height: int, width: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The label at its height (TEXT_HEIGHT), or smaller where that is wider than the frame, with a margin of
+    ``pad`` around the letters and between the band and the frame's edges."""
+    size = max(8, round(TEXT_HEIGHT * height / CAPITALS))
+    while True:
+        font, pad = ImageFont.truetype(str(LABEL_FONT), size), max(2, size // 3)
+        ink_left, _, ink_right, _ = font.getbbox(text)
+        text_width = ink_right - ink_left
+        if text_width + 4 * pad <= width or size == 1:
+            break
+        size = max(1, min(size - 1, int(size * (width - 4 * pad) / text_width)))
+    ascent, descent = font.getmetrics()
+    box_width, box_height = text_width + 2 * pad, ascent + descent + 2 * pad
+    coverage = Image.new("L", (box_width, box_height))
+    ImageDraw.Draw(coverage).text((pad - ink_left, pad + ascent), text, fill=255, font=font, anchor="ls")
+    left = pad if corner.endswith("left") else max(0, width - box_width - pad)
+    top = pad if corner.startswith("top") else max(0, height - box_height - pad)
+    return (left, top, left + box_width, top + box_height), np.asarray(coverage, np.float32) / 255

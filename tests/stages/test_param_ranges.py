@@ -7,24 +7,25 @@ from tests.helpers import error_lines, run_stage, set_params
 
 # (key, value, the range the message gives, the stage and side that read it)
 OUT_OF_RANGE = [
-    ("frames.fps", 0, "above 0", "frames", "source"),
-    ("frames.fps", -3, "above 0", "frames", "source"),
+    ("frames.fps", 0, "0 (excluded) to 1000", "frames", "source"),
+    ("frames.fps", -3, "0 (excluded) to 1000", "frames", "source"),
+    ("frames.fps", float("nan"), "0 (excluded) to 1000", "frames", "source"),  # NaN is in no range
     ("frames.jpeg_quality", 500, "1 to 100", "frames", "target"),
-    ("crops.margin", -1, "0 or more", "crops", "target"),
+    ("crops.margin", -1, "0 to 10", "crops", "target"),
     ("crops.detect_scale", 2, "0 (excluded) to 1", "crops", "source"),
     ("crops.retry_angles", [15, 400], "-180 to 180", "crops", "target"),
     ("filtered.duplicate_bits", 99, "0 to 64", "filtered", "target"),  # a source-only key, checked on the target
     ("filtered.min_score", 1.5, "0 to 1", "filtered", "source"),
-    ("filtered.identity_every", 0, "1 or more", "filtered", "target"),
+    ("filtered.identity_every", 0, "1 to 10000000", "filtered", "target"),
     ("alignments.size", 0, "16 to 1024", "alignments", "source"),
-    ("alignments.smoothing_window", -1, "0 or more, odd or 0", "alignments", "target"),
-    ("alignments.smoothing_window", 4, "0 or more, odd or 0", "alignments", "source"),
+    ("alignments.smoothing_window", -1, "0 to 1001, odd or 0", "alignments", "target"),
+    ("alignments.smoothing_window", 4, "0 to 1001, odd or 0", "alignments", "source"),
     ("mask.labelled_share", 1.5, "0 to 1", "mask", None),
     ("mask.size", 8, "16 to 512", "mask", None),
-    ("model.steps", 0, "1 or more", "model", None),
-    ("model.log_every", 0, "1 or more", "model", None),
+    ("model.steps", 0, "1 to 10000000", "model", None),
+    ("model.log_every", 0, "1 to 10000000", "model", None),
     ("output.crf", 99, "0 to 51", "output", None),
-    ("output.stills", -1, "0 or more", "output", None),
+    ("output.erode", 257, "0 to 256", "output", None),
 ]
 OUTPUTS = {"frames": "data/frames", "crops": "data/crops", "filtered": "data/filtered",
            "alignments": "data/alignments", "mask": "models", "model": "models", "output": "data/output"}
