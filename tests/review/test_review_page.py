@@ -1,7 +1,8 @@
 """The review page as a person uses it, in headless Chromium, on a DVC repository of the trimmed sample target:
 sort by identity distance, exclude two faces, see the exclusion list change and ``dvc status`` report
-``filtered@target`` changed, restore one, see the page name the line of a list saved in another encoding; the timeline shows every frame detected; a polygon drawn on a frame
-lands in the mask labels file; with a model, a frame's before/after still and the frames worth labelling."""
+``filtered@target`` changed, restore one, see the page name the line of a list saved in another encoding; the
+timeline shows every frame detected; a polygon drawn on a frame lands in the mask labels file; with a model, a
+frame's before/after still and the frames worth labelling."""
 
 import os
 import shutil
