@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, jsonify, make_response, redirect, request, send_from_directory
 
 from faceswap.core import paths
-from faceswap.core.cli import UserError
+from faceswap.core.cli import UserError, log
 from faceswap.core.paths import SIDES
 from faceswap.faces.mask_labels import check_frame, read_mask_labels, write_mask_labels
 from faceswap.media.imageset import INDEX
@@ -73,10 +73,13 @@ class Outputs:
         background, so that a feature film's first page is there when the browser asks."""
         def load():
             sides = [side for side in SIDES if (paths.stage_output("crops", side) / INDEX).exists()]
-            for side in sides:
-                self.catalogue(side)
-            for side in sides:
-                self.crops(side).index_all()
+            try:
+                for side in sides:
+                    self.catalogue(side)
+                for side in sides:
+                    self.crops(side).index_all()
+            except UserError as error:  # the page answers it too, when asked; here one line, not a traceback
+                log.error("review: %s", error)
         threading.Thread(target=load, daemon=True).start()
 
     def model_views(self):

@@ -46,28 +46,33 @@ def replace(tmp: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def output_lock(path: Path):
-    """Hold ``.<name>.lock`` next to ``path`` for the block; a run that finds it held stops with a UserError."""
+def output_lock(path: Path, wait: bool = False):
+    """Hold ``.<name>.lock`` next to ``path`` for the block; a run that finds it held stops with a UserError, or
+    with ``wait`` (a short edit, such as the review page's) waits its turn."""
     path = Path(path)
     lock = path.with_name(f".{path.name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            current = os.stat(lock).st_ino  # the holder before us may have removed it as we opened it
-        except (BlockingIOError, FileNotFoundError):
-            current = None
-        if current != os.fstat(handle.fileno()).st_ino:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise UserError(f"{path}: another run is writing it (process {holder}); wait for it to end or stop it")
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+    while True:
+        with open(lock, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                current = os.stat(lock).st_ino  # the holder before us may have removed it as we opened it
+            except (BlockingIOError, FileNotFoundError):
+                current = None
+            if current != os.fstat(handle.fileno()).st_ino:
+                if wait:
+                    continue  # the holder removed the file we waited on: take the lock anew
+                handle.seek(0)
+                holder = handle.read().strip() or "?"
+                raise UserError(f"{path}: another run is writing it (process {holder}); wait for it to end or stop it")
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                lock.unlink(missing_ok=True)
+            return
 
 
 @contextlib.contextmanager

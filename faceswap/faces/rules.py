@@ -7,6 +7,7 @@ its person, since conversion needs every frame; the source is training material,
 near-duplicates go too.
 """
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from types import SimpleNamespace
 from faceswap.core.cli import UserError
 from faceswap.core.paths import SIDES
 from faceswap.faces.quality import hash_bits_apart
+from faceswap.media.imageset import SAFE_KEY
 
 
 @dataclass
@@ -58,9 +60,35 @@ def first_rule(rules: tuple[Rule, ...], face: dict, side: str, context: Context)
     return next((rule.name for rule in rules if side in rule.sides and rule.removes(face, context)), None)
 
 
-def read_exclusions(path: Path) -> set[str]:
-    """Keys listed one a line; blank lines and ``#`` comments are ignored."""
+def exclusion_key(line: str) -> str:
+    """The key a line of an exclusion list names ('' for a blank line or a comment)."""
+    return line.split("#", 1)[0].strip()
+
+
+def exclusion_lines(path: Path) -> list[str]:
+    """The lines of an exclusion list, each checked: UTF-8 text (a BOM and CRLF line ends, as editors on Windows
+    save it, are fine) and at most one face key a line. The one reader of the format, for the filtered stage and
+    the review page alike."""
+    path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file; create it (it may be empty) to list keys to exclude")
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return {line for line in lines if line}
+    try:
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    except OSError as error:
+        raise UserError(f"{path}: cannot be read ({error.strerror}); check its permissions") from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise UserError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8 or remove the line") from None
+    for number, line in enumerate(lines, 1):
+        key = exclusion_key(line)
+        if key and not SAFE_KEY.match(key):
+            raise UserError(f"{path}: line {number}: {key!r} is not a face key (letters, digits, '_' and '-'); "
+                            "one key a line, '#' starts a comment")
+    return lines
+
+
+def read_exclusions(path: Path) -> set[str]:
+    """The keys of an exclusion list: one a line; blank lines and ``#`` comments are ignored."""
+    return {key for key in map(exclusion_key, exclusion_lines(path)) if key}

@@ -16,6 +16,7 @@ import pytest
 from faceswap.core import paths
 from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.pose import yaw_degrees
+from faceswap.faces.rules import read_exclusions
 from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index, ustar_members
 from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
@@ -37,6 +38,34 @@ def test_review_exclusion_edit_keeps_comments_appends_and_removes(tmp_path):
     with pytest.raises(ValueError):
         exclusions.edit(path, ["../../etc/passwd"], [])
     assert path.read_text().endswith("target_000003_0\n") and not list(tmp_path.glob(".*"))
+
+
+EDITOR = """
+import sys, time
+from pathlib import Path
+from review import exclusions
+path, name, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+for i in range(100):
+    exclusions.edit(path, [f"{name}_{i:06d}_0"], [])
+"""
+
+
+def test_review_exclusion_edits_from_two_processes_at_once_are_all_kept(tmp_path):
+    """Two review servers on one project (two terminals): each edit reads, changes and writes the whole list, so
+    without a lock across processes one server's write drops the other's keys."""
+    path, go = tmp_path / "target.txt", tmp_path / "go"
+    path.write_text("# faces to drop\n")
+    editors = [subprocess.Popen([sys.executable, "-c", EDITOR, str(path), name, str(go)], cwd=REPO,
+                                stdout=subprocess.PIPE, text=True) for name in ("a", "b")]
+    assert [editor.stdout.readline() for editor in editors] == ["ready\n"] * 2
+    go.touch()
+    assert [editor.wait(60) for editor in editors] == [0, 0]
+    assert read_exclusions(path) == {f"{name}_{i:06d}_0" for name in ("a", "b") for i in range(100)}
+    assert path.read_text().startswith("# faces to drop\n")
+    assert sorted(child.name for child in tmp_path.iterdir()) == ["go", "target.txt"]  # no lock or temporary left
 
 
 def test_review_shard_reader_reads_each_sample_by_key(tmp_path):
@@ -288,3 +317,21 @@ def test_review_refuses_a_body_over_2_mib_and_a_label_of_more_points_than_a_pers
     assert drawn.status_code == 400 and "at most 1000 points" in drawn.json["error"]
     assert not (small_project / paths.MASK_LABELS).exists()
     assert (small_project / paths.exclusions("target")).read_text().count("target_000000_0") == 0
+
+
+def test_review_api_answers_an_exclusion_list_that_is_not_utf8_with_its_line_not_a_500(small_project):
+    exclusion_file = small_project / paths.exclusions("target")
+    good = exclusion_file.read_bytes()
+    exclusion_file.write_bytes(good + b"target_000001_0  # caf\xe9\n")
+    line = len(good.splitlines()) + 1
+    error = f"{paths.exclusions('target')}: line {line} is not UTF-8 text; save the file as UTF-8 or remove the line"
+    client = opened_client()
+    faces = client.get("/api/faces/target", headers={"Host": HOST})
+    assert (faces.status_code, faces.json) == (400, {"error": error})
+
+    exclusion_file.write_bytes(good)  # fixed, the page loads; then it turns bad again before an edit
+    assert client.get("/api/faces/target", headers={"Host": HOST}).status_code == 200
+    exclusion_file.write_bytes(good + b"\xff\n")
+    done = post(client, "/api/exclusions/target", {"exclude": ["target_000000_0"]})
+    assert (done.status_code, done.json) == (400, {"error": error})
+    assert exclusion_file.read_bytes() == good + b"\xff\n"

@@ -1,7 +1,8 @@
 """The review page as a person uses it, in headless Chromium, on a DVC repository of the trimmed sample target:
 sort by identity distance, exclude two faces, see the exclusion list change and ``dvc status`` report
-``filtered@target`` changed, restore one; the timeline shows every frame detected; a polygon drawn on a frame
-lands in the mask labels file; with a model, a frame's before/after still and the frames worth labelling."""
+``filtered@target`` changed, restore one, see the page name the line of a list saved in another encoding; the
+timeline shows every frame detected; a polygon drawn on a frame lands in the mask labels file; with a model, a
+frame's before/after still and the frames worth labelling."""
 
 import os
 import re
@@ -127,6 +128,17 @@ def test_review_sort_by_identity_exclude_two_see_dvc_status_then_restore_one(pag
     wait(browser, lambda: len(cards(browser)) == 1, "one excluded face left")
     SCREENSHOTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOTS / "review-faces.png"))
+
+    good = exclusions.read_bytes()  # saved in another encoding while the page runs: the page says which line
+    exclusions.write_bytes(good + "# généré\n".encode("latin-1"))
+    try:
+        cards(browser)[0].click()
+        browser.find_element("id", "exclude").click()
+        message = browser.find_element("id", "message")
+        wait(browser, lambda: message.text == f"data/exclude/target.txt: line {len(good.splitlines()) + 1} is not "
+             "UTF-8 text; save the file as UTF-8 or remove the line", "the exclusion list's error on the page")
+    finally:
+        exclusions.write_bytes(good)
 
 
 def test_review_polygon_drawn_on_a_target_frame_is_saved_to_the_labels_file(page, repo, browser):

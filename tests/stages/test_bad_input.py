@@ -99,3 +99,12 @@ def test_video_cut_short_accepted_knowingly(project, media):
     result = run_stage("frames", "--side", "target")
     assert "ends early (288 frames decoded, 472 expected)" in result.stderr
     assert read_catalogue(project / "data/frames/target")["target"]["frames"] == 288
+
+
+def test_an_exclusion_list_that_is_not_utf8_stops_filtered_naming_its_line(project):
+    (project / "data/exclude/target.txt").write_bytes(b"# Keys of faces to drop\ntarget_000001_0  # caf\xe9\n")
+    result = run_stage("filtered", "--side", "target", check=False)
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "error: data/exclude/target.txt: line 2 is not UTF-8 text; save the file as UTF-8 or remove the line"]
+    assert "Traceback" not in result.stderr and not (project / "data/filtered").exists()

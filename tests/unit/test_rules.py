@@ -59,3 +59,27 @@ def test_excluded_keys_are_read_with_comments_and_a_missing_list_is_an_error(tmp
     assert first_rule(SCREENING, face(), "target", Context(P, excluded)) == "excluded"
     with pytest.raises(UserError, match="no such file"):
         read_exclusions(tmp_path / "target.txt")
+
+
+def test_an_exclusion_list_saved_with_a_bom_and_crlf_line_ends_reads_the_same(tmp_path):
+    path = tmp_path / "target.txt"
+    path.write_bytes(b"\xef\xbb\xbfv_000001_0\r\n\r\n# a comment\r\nv_000002_0  # a hand\r\n")
+    assert read_exclusions(path) == {"v_000001_0", "v_000002_0"}
+
+
+@pytest.mark.parametrize("content, error", [
+    (b"v_000001_0\n# caf\xe9\nv_000002_0\n", "line 2 is not UTF-8 text; save the file as UTF-8 or remove the line"),
+    (b"v_000001_0\nv_000002_0 v_000003_0\n",
+     "line 2: 'v_000002_0 v_000003_0' is not a face key (letters, digits, '_' and '-'); one key a line, "
+     "'#' starts a comment"),
+    (b"v_000001_0\n\n../../etc/passwd\n",
+     "line 3: '../../etc/passwd' is not a face key (letters, digits, '_' and '-'); one key a line, "
+     "'#' starts a comment"),
+])
+def test_an_exclusion_list_that_is_not_utf8_or_holds_a_line_that_is_not_a_key_names_the_line(tmp_path, content,
+                                                                                               error):
+    path = tmp_path / "target.txt"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as raised:
+        read_exclusions(path)
+    assert str(raised.value) == f"{path}: {error}"
