@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 
 import cv2
 import numpy as np
@@ -22,7 +23,7 @@ from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
-from tests.helpers import REPO, error_lines
+from tests.helpers import REPO, error_lines, free_port, serving
 
 PORT = 8765
 HOST = f"127.0.0.1:{PORT}"
@@ -265,6 +266,22 @@ def test_review_refuses_a_port_outside_1_to_65535(small_project, port):
     assert result.returncode == 2
     assert error_lines(result.stderr) == [f"error: --port {port}: give a port from 1 to 65535"]
     assert "Traceback" not in result.stderr
+
+
+def test_review_server_starting_on_a_damaged_exclusion_list_says_so_in_one_line(small_project, tmp_path):
+    """The server reads each side's faces in the background as it starts: a damaged list is one line in its
+    terminal (the page answers it too), not a thread's traceback."""
+    exclusion_file = small_project / paths.exclusions("target")
+    exclusion_file.write_bytes(exclusion_file.read_bytes() + b"\xff\n")
+    port = free_port()
+    with serving([sys.executable, "-m", "review", "--port", str(port)], tmp_path / "review.log", port,
+                 {**os.environ, "PYTHONPATH": str(REPO)}, up_statuses=(403,)):
+        deadline = time.monotonic() + 30
+        while "not UTF-8" not in (tmp_path / "review.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    printed = (tmp_path / "review.log").read_text()
+    assert f"ERROR faceswap: review: {paths.exclusions('target')}: line" in printed and "not UTF-8 text" in printed
+    assert "Traceback" not in printed
 
 
 PROTECTED = ("/", "/static/review.js", "/api/faces/target", "/api/timeline", "/api/frame/target_000000",
