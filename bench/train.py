@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
+from faceswap.faces.expression import FEATURES
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder
@@ -60,14 +61,15 @@ def step_flops(autoencoder: keras.Model, batch_size: int) -> float:
 
 
 def synthetic_faces(size: int, count: int = 64):
-    """Random faces with a full mask and small eye and mouth regions, as ``training.load_faces`` returns."""
+    """Random faces with a full mask and small eye and mouth regions, and random expressions, as
+    ``training.load_faces`` returns."""
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
     maps = np.zeros((count, size, size, 3), np.uint8)
     maps[..., 0] = 255
     maps[:, size // 3:size // 2, size // 4:3 * size // 4, 1] = 255
     maps[:, 2 * size // 3:5 * size // 6, size // 3:2 * size // 3, 2] = 255
-    return faces, maps
+    return faces, maps, rng.random((count, len(FEATURES)), dtype=np.float32)
 
 
 def measure(name: str, batch_size: int, steps: int, xla: bool, repeats: int) -> dict:

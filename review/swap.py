@@ -21,8 +21,9 @@ from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look
 from faceswap.core import params, paths
 from faceswap.core.cli import UserError, log
+from faceswap.faces.expression import expressions
 from faceswap.media.imageset import decode_image, encode_jpeg, iter_samples
-from faceswap.train.networks import swap_model
+from faceswap.train.networks import FaceSwap
 
 BATCH = 256
 
@@ -68,12 +69,12 @@ class ModelViews:
 
     def _rank(self) -> list[dict]:
         size = self.autoencoder.input_shape[0][1]
-        rebuild = swap_model(self.autoencoder, "target")
+        rebuild = FaceSwap(self.autoencoder, "target", "target")
         records, errors, batch = [], [], []
 
         def flush():
             faces = np.stack(batch).astype(np.float32) / 255.0
-            rebuilt = np.asarray(rebuild.predict_on_batch(faces))
+            rebuilt = rebuild.predict(faces, expressions([r["landmarks_68"] for r in records[-len(batch):]]))
             errors.extend((np.abs(rebuilt - faces).mean(axis=(1, 2, 3)) * 255.0).tolist())
             batch.clear()
 

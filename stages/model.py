@@ -20,6 +20,7 @@ import mlflow
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_file, output_lock, write_json
 from faceswap.core.paths import SIDES
+from faceswap.faces import expression
 from faceswap.train import (
     augment,
     distribute,
@@ -37,15 +38,15 @@ from faceswap.train.checkpoints import Checkpoints, files_digest
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.loop import load_faces, preview_grid, train
 from faceswap.train.losses import FaceLoss
-from faceswap.train.networks import ARCHITECTURES, build_autoencoder
+from faceswap.train.networks import ARCHITECTURES, build_autoencoder, expression_statistics
 from faceswap.train.schedule import WarmupCosine, warp_until
 
 # Params that only say how long to train and how often to report: changing them continues the same attempt.
 CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
 # The code that decides what a training step computes (this script builds the optimizer): an edit to any of it
 # starts a fresh attempt rather than crediting the new code with weights the old one trained.
-TRAINING_CODE = (__file__, *(m.__file__ for m in (augment, distribute, feeder, holdout, loop, losses, networks,
-                                                   regions, schedule, warm_start)))
+TRAINING_CODE = (__file__, *(m.__file__ for m in (augment, distribute, expression, feeder, holdout, loop, losses,
+                                                   networks, regions, schedule, warm_start)))
 
 
 def attempt_identity(p) -> dict:
@@ -65,8 +66,8 @@ def crossed(step: int, count: int, every: int) -> bool:
     return step // every > (step - count) // every
 
 
-def build_compiled(p) -> keras.Model:
-    autoencoder = build_autoencoder(p.architecture)
+def build_compiled(p, statistics: dict | None) -> keras.Model:
+    autoencoder = build_autoencoder(p.architecture, statistics)
     rate = WarmupCosine(p.learning_rate, p.warmup_steps, p.steps, cosine=p.learning_rate_schedule == "cosine")
     optimizer = keras.optimizers.Adam(rate, beta_1=0.5, beta_2=0.999, use_ema=p.ema_momentum > 0,
                                       ema_momentum=p.ema_momentum)
@@ -75,7 +76,8 @@ def build_compiled(p) -> keras.Model:
 
 
 def training_faces(p) -> dict:
-    """Each side's aligned faces and maps at the architecture's size; a side with none is a UserError."""
+    """Each side's aligned faces, maps and expressions at the architecture's size; a side with none is a
+    UserError."""
     if p.architecture not in ARCHITECTURES:
         raise cli.UserError(f"params.yaml: 'model.architecture' is {p.architecture!r}; "
                             f"choose one of {', '.join(ARCHITECTURES)}")
@@ -88,16 +90,17 @@ def training_faces(p) -> dict:
     return data
 
 
-def restore_or_build(p, attempt: dict, checkpoints: Checkpoints) -> tuple[keras.Model, dict | None]:
+def restore_or_build(p, attempt: dict, checkpoints: Checkpoints, statistics: dict | None):
     """The compiled model, from the attempt's last checkpoint when there is one to go on from, else from the
-    weights ``model.init_from`` names, else from random weights."""
+    weights ``model.init_from`` names, else from random weights; and the checkpoint's state (None: a new start).
+    ``statistics``: each side's expression statistics, for a ``model.expression_input`` model."""
     with distribute.strategy_scope():  # the optimizer's variables too, which restoring creates
-        autoencoder = build_compiled(p)
+        autoencoder = build_compiled(p, statistics)
         state = checkpoints.restore(autoencoder, attempt)
         if state and state["step"] > p.steps:
             cli.log.info("model: the checkpoint is at step %d, past model.steps %d; starting fresh", state["step"],
                          p.steps)
-            autoencoder, state = build_compiled(p), None
+            autoencoder, state = build_compiled(p, statistics), None
         if not state and attempt["init"]:
             warm_start.warm_start(autoencoder, attempt["init"])
             cli.log.info("model: starting from the weights of %s (%s)", attempt["init"]["file"], p.init_parts)
@@ -108,12 +111,15 @@ class Attempt:
     """One training attempt as it runs: the model, its checkpoints, its MLflow run, the loss curve and the last
     reported figures, and what happens after each stretch of steps."""
 
-    def __init__(self, p, autoencoder, checkpoints: Checkpoints, identity: dict, state: dict | None, data: dict):
+    def __init__(self, p, autoencoder, checkpoints: Checkpoints, identity: dict, state: dict | None, data: dict,
+                 statistics: dict | None):
         self.p, self.autoencoder, self.checkpoints, self.identity = p, autoencoder, checkpoints, identity
+        self.statistics = statistics
         self.first_step = state["step"] if state else 0
         self.curve = state["curve"] if state else ["step,loss_target,loss_source"]
         self.summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps these
-        self.samples = {side: data[side][0][:: max(1, len(data[side][0]) // 4)][:4] for side in SIDES}
+        self.samples = {side: tuple(part[:: max(1, len(data[side][0]) // 4)][:4] for part in (faces, expressions))
+                        for side, (faces, _, expressions) in data.items()}
         self.run_id = None
 
     def log_preview(self, step: int) -> None:
@@ -158,7 +164,7 @@ def export(attempt: Attempt, run) -> None:
     p = attempt.p
     attempt.autoencoder.optimizer.finalize_variable_values(attempt.autoencoder.trainable_variables)
     distribute.set_precision(False)
-    exported = build_autoencoder(p.architecture)
+    exported = build_autoencoder(p.architecture, attempt.statistics)
     exported.set_weights(attempt.autoencoder.get_weights())
     with atomic_file(paths.MODEL_FILE) as tmp:
         exported.save(tmp)
@@ -183,7 +189,7 @@ def run_attempt(attempt: Attempt, state: dict | None, all_params: dict, data: di
         if not state:
             attempt.log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
         with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step], first_step=attempt.first_step,
-                         warp_until=warp_until(p.steps, p.warp_off_share)) as batches:
+                         warp_until=warp_until(p.steps, p.warp_off_share), expressions=p.expression_input) as batches:
             try:
                 train(autoencoder, batches, attempt.first_step, p, attempt.on_stretch)
             except FloatingPointError as error:
@@ -210,8 +216,9 @@ def main() -> None:
         distribute.set_precision(p.mixed_precision)
         identity = attempt_identity(p)
         checkpoints = Checkpoints(paths.CHECKPOINTS, run_file=paths.RUN_FILE)
-        autoencoder, state = restore_or_build(p, identity, checkpoints)
-        attempt = Attempt(p, autoencoder, checkpoints, identity, state, data)
+        statistics = expression_statistics({side: data[side][2] for side in SIDES}) if p.expression_input else None
+        autoencoder, state = restore_or_build(p, identity, checkpoints, statistics)
+        attempt = Attempt(p, autoencoder, checkpoints, identity, state, data, statistics)
         run_attempt(attempt, state, all_params, data)
 
 

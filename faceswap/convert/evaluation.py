@@ -6,9 +6,10 @@ import numpy as np
 
 from faceswap.core import paths
 from faceswap.core.paths import SIDES
+from faceswap.faces.expression import expressions
 from faceswap.media.imageset import decode_image, iter_samples, read_index
 from faceswap.train.holdout import held_out_keys
-from faceswap.train.networks import swap_model
+from faceswap.train.networks import FaceSwap
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
 IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face
@@ -49,12 +50,13 @@ def reconstruction_ssim(autoencoder) -> dict:
         folder = paths.stage_output("alignments", side)
         records = read_index(folder)
         held_out = held_out_keys([record["key"] for record in records])
-        faces = [cv2.resize(decode_image(files["jpg"]), (size, size), interpolation=cv2.INTER_AREA)
-                 for _, files in iter_samples(folder, [r for r in records if r["key"] in held_out])]
-        if not faces:
+        samples = list(iter_samples(folder, [r for r in records if r["key"] in held_out]))
+        if not samples:
             continue
-        faces = np.stack(faces)
-        rebuilt = swap_model(autoencoder, side).predict(faces.astype(np.float32) / 255.0, verbose=0)
+        faces = np.stack([cv2.resize(decode_image(files["jpg"]), (size, size), interpolation=cv2.INTER_AREA)
+                          for _, files in samples])
+        told = expressions([record["landmarks_68"] for record, _ in samples])
+        rebuilt = FaceSwap(autoencoder, side, side).predict(faces.astype(np.float32) / 255.0, told)
         rebuilt = np.clip(rebuilt * 255.0 + 0.5, 0, 255).astype(np.uint8)
         scores[f"reconstruction_ssim_{side}"] = round(float(np.mean([ssim(a, b) for a, b in zip(faces, rebuilt)])), 4)
         scores[f"held_out_faces_{side}"] = len(faces)

@@ -26,29 +26,12 @@ import cv2
 import numpy as np
 
 from faceswap.convert.blend import BROWS
+from faceswap.faces.expression import EYES, eye_openness, mouth_openness
 from faceswap.faces.geometry import points_box
 from faceswap.faces.landmarks import LandmarkModel, hull_mask
 from faceswap.faces.quality import face_region, sharpness
 
-EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # dlib: outer corner, top 2, inner corner, bottom 2
-INNER_LIPS = (60, 61, 62, 63, 64, 65, 66, 67)
 OUTER_EYE_CORNERS = (36, 45)
-
-
-def eye_openness(points: np.ndarray) -> float:
-    """The mean eye aspect ratio (Soukupova and Cech 2016): eyelid gap over eye width, about 0.3 open, 0 shut."""
-    ratios = [(np.linalg.norm(points[top_1] - points[bottom_1]) + np.linalg.norm(points[top_2] - points[bottom_2]))
-              / (2 * np.linalg.norm(points[inner] - points[outer]))
-              for outer, top_1, top_2, inner, bottom_2, bottom_1 in EYES]
-    return float(np.mean(ratios))
-
-
-def mouth_openness(points: np.ndarray) -> float:
-    """The inner lips' gap over the mouth's width: 0 closed."""
-    left, top_1, top_2, top_3, right, bottom_3, bottom_2, bottom_1 = (points[i] for i in INNER_LIPS)
-    gap = np.mean([np.linalg.norm(top - bottom) for top, bottom in ((top_1, bottom_1), (top_2, bottom_2),
-                                                                      (top_3, bottom_3))])
-    return float(gap / max(np.linalg.norm(right - left), 1e-6))
 
 
 def roll_degrees(points: np.ndarray) -> float:

@@ -7,8 +7,9 @@ import numpy as np
 
 from faceswap.convert.blend import face_mask, match_colour, paste
 from faceswap.convert.occlusion import Occlusion
+from faceswap.faces.expression import expressions
 from faceswap.faces.geometry import aligned_face, apply
-from faceswap.train.networks import swap_model
+from faceswap.train.networks import FaceSwap
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class FaceSwapper:
     segmenter, what covers the target's face is kept in front of the new one."""
 
     def __init__(self, autoencoder, aligned_size: int, look: Look, occlusion: Occlusion | None = None):
-        self.swap = swap_model(autoencoder, "source")
+        self.swap = FaceSwap(autoencoder, "source")
         self.size = autoencoder.input_shape[0][1]
         self.scale = self.size / aligned_size  # alignments may be stored at another size than the model's input
         self.look = look
@@ -65,7 +66,8 @@ class FaceSwapper:
         if not jobs:
             return list(frames)
         aligned = np.stack([aligned_face(frames[i], transform, self.size) for i, transform, _, _ in jobs])
-        generated = np.asarray(self.swap.predict_on_batch(aligned.astype(np.float32) / 255.0)) * 255.0
+        told = expressions([landmarks for _, _, landmarks, _ in jobs])  # the target's, for a model that takes them
+        generated = self.swap.predict(aligned.astype(np.float32) / 255.0, told) * 255.0
         visible = self.occlusion.visible(aligned) if self.occlusion else [None] * len(jobs)
         out = list(frames)
         look = self.look

@@ -130,6 +130,7 @@ SCHEMA = {
     "model": {
         "architecture": str,  # ud128, ud128wide, light, original or gpu128 (networks.py)
         "init_from": str,  # "" (random weights), or another attempt's weights: a .keras file or a checkpoint folder
+        "expression_input": bool,  # the decoders are given each face's expression from its landmarks (networks.py)
         "init_parts": ("all", "encoder_and_source"),  # what init_from gives; the rest starts from random weights
         "steps": (int, COUNT_FROM_1),  # total steps of the attempt; raising it continues from the last checkpoint
         "batch_size": (int, BATCH),  # faces per side per step, over all devices

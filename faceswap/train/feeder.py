@@ -12,16 +12,18 @@ from faceswap.train.augment import augment_batch
 
 class BatchFeeder:
     """Batches ``((target inputs, source inputs), (target targets, source targets))`` of ``batch_size`` faces
-    drawn at random from each side's ``(faces, maps)``, for the steps from ``first_step`` on: from step
-    ``warp_until`` the inputs are not warped (``schedule.warp_until``).
+    drawn at random from each side's ``(faces, maps, expressions)``, for the steps from ``first_step`` on: from
+    step ``warp_until`` the inputs are not warped (``schedule.warp_until``). With ``expressions`` the inputs
+    are followed by the chosen faces' expressions, target then source, for a ``model.expression_input`` model
+    (the features do not change under the augmentation's moves and flips: ``faces.expression``).
 
     ``busy_seconds`` counts the time the thread spent preparing batches: over a stretch of training, its share
     of the wall time says whether the input pipeline keeps up (below 1) or is the bottleneck (at 1).
     """
 
     def __init__(self, data: dict, batch_size: int, seed, ahead: int = 4, first_step: int = 0,
-                 warp_until: int | None = None):
-        self.data, self.batch_size = data, batch_size
+                 warp_until: int | None = None, expressions: bool = False):
+        self.data, self.batch_size, self.expressions = data, batch_size, expressions
         self.step, self.warp_until = first_step, warp_until
         self.busy_seconds = 0.0
         self._queue: queue.Queue = queue.Queue(ahead)
@@ -35,13 +37,14 @@ class BatchFeeder:
         """The next step's batch."""
         warp = self.warp_until is None or self.step < self.warp_until
         self.step += 1
-        inputs, targets = [], []
-        for faces, maps in self.data.values():
+        inputs, targets, told = [], [], []
+        for faces, maps, expressions in self.data.values():
             chosen = rng.integers(0, len(faces), self.batch_size)
             side_inputs, side_targets = augment_batch(rng, faces[chosen], maps[chosen], warp)
             inputs.append(side_inputs)
             targets.append(side_targets)
-        return tuple(inputs), tuple(targets)
+            told.append(expressions[chosen])
+        return tuple(inputs + told if self.expressions else inputs), tuple(targets)
 
     def _fill(self, rng: np.random.Generator) -> None:
         try:

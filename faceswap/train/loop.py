@@ -6,22 +6,22 @@ import time
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
+from faceswap.faces.expression import expressions
 from faceswap.media.imageset import decode_image, iter_samples, read_index
 from faceswap.train.holdout import held_out_keys
-from faceswap.train.networks import swap_model
+from faceswap.train.networks import FaceSwap
 from faceswap.train.regions import aligned_landmarks, eye_and_mouth_masks
 
 
 def load_faces(folder: Path, size: int):
-    """The aligned faces of one side that training sees (all but the held-out ones), uint8 (N, size, size, 3),
-    and their maps, uint8 (N, size, size, 3): the landmark mask stored beside each face, then its eye and
-    mouth regions drawn from its landmarks."""
+    """The aligned faces of one side that training sees (all but the held-out ones), uint8 (N, size, size, 3);
+    their maps, uint8 (N, size, size, 3): the landmark mask stored beside each face, then its eye and mouth
+    regions drawn from its landmarks; and their expressions (N, len(expression.FEATURES)) float32."""
     records = read_index(folder)
     held_out = held_out_keys([record["key"] for record in records])
-    faces, maps = [], []
+    faces, maps, landmarks = [], [], []
     for record, files in iter_samples(folder, [r for r in records if r["key"] not in held_out]):
         face = decode_image(files["jpg"])
         mask = decode_image(files["mask.png"], cv2.IMREAD_GRAYSCALE)
@@ -31,9 +31,10 @@ def load_faces(folder: Path, size: int):
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
         faces.append(face)
         maps.append(np.dstack([mask, *eye_and_mouth_masks(aligned_landmarks(record, size), size)]))
+        landmarks.append(record["landmarks_68"])
     if not faces:
-        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8)
-    return np.stack(faces), np.stack(maps)
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8), expressions([])
+    return np.stack(faces), np.stack(maps), expressions(landmarks)
 
 
 def faces_fingerprint(folders: list[Path]) -> str:
@@ -53,19 +54,18 @@ def faces_fingerprint(folders: list[Path]) -> str:
 PREVIEW_TILE = 128  # px: the smallest tile in which an eye or a mouth can be judged in the MLflow UI
 
 
-def preview_grid(autoencoder, target: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """An RGB uint8 grid: rows of target faces (original, as target, as source) then of source faces
-    (original, as source, as target). The middle column shows learning, the last one the swap. Faces smaller
-    than PREVIEW_TILE are enlarged to it (bicubic). The models are called directly: a few faces, and no new
-    predict function traced for each preview."""
-    to_target, to_source = swap_model(autoencoder, "target"), swap_model(autoencoder, "source")
+def preview_grid(autoencoder, target: tuple[np.ndarray, np.ndarray], source: tuple[np.ndarray, np.ndarray]):
+    """An RGB uint8 grid of each side's ``(faces, expressions)``: rows of target faces (original, as target, as
+    source) then of source faces (original, as source, as target). The middle column shows learning, the last
+    one the swap. Faces smaller than PREVIEW_TILE are enlarged to it (bicubic). The models are called directly:
+    a few faces, and no new predict function traced for each preview."""
     rows = []
-    for faces, own, other in ((target, to_target, to_source), (source, to_source, to_target)):
+    for side, other, (faces, told) in (("target", "source", target), ("source", "target", source)):
         x = faces.astype(np.float32) / 255.0
-        columns = [x, *(keras.ops.convert_to_numpy(decode(x, training=False)) for decode in (own, other))]
+        columns = [x, *(FaceSwap(autoencoder, to_side, side)(x, told) for to_side in (side, other))]
         rows += [np.hstack([c[i] for c in columns]) for i in range(len(x))]
     grid = (np.clip(np.vstack(rows), 0, 1) * 255).astype(np.uint8)
-    scale = math.ceil(PREVIEW_TILE / target.shape[1])
+    scale = math.ceil(PREVIEW_TILE / target[0].shape[1])
     if scale > 1:
         grid = cv2.resize(grid, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)

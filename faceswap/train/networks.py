@@ -13,6 +13,11 @@ Architectures, named by ``model.architecture``:
   at half the output size and the last convolution draws 4x the channels, pixel-shuffled to full size, so a
   128 px face costs about what a 64 px one did.
 
+With ``expression_input`` (``model.expression_input``) each decoder is also given the face's expression
+(``faces.expression``: eye, mouth and brow openness from its landmarks), standardised by the statistics of the
+side the face comes from, so a swap draws the source's face with the target's expression as measured on the
+target, where the code alone leaves the decoder to infer it from the other person's face.
+
 The last layer of each decoder and the outputs compute in float32, so that under mixed precision the faces
 and the loss stay in full precision.
 """
@@ -20,9 +25,13 @@ and the loss stay in full precision.
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from faceswap.core.paths import SIDES
+from faceswap.faces.expression import FEATURES
+
+EXPRESSION_CHANNELS = 16  # feature maps the expression is spread into beside the encoder's code
 
 
 @keras.saving.register_keras_serializable(package="faceswap")
@@ -108,9 +117,20 @@ def build_encoder(arch: Architecture) -> keras.Model:
     return keras.Model(inputs, x, name="encoder")
 
 
-def build_decoder(arch: Architecture, encoded_shape, side: str) -> keras.Model:
-    inputs = keras.Input(encoded_shape, name="code")
-    x = inputs
+def build_decoder(arch: Architecture, encoded_shape, side: str, expression_input: bool = False) -> keras.Model:
+    """A side's decoder: the encoder's code (and, with ``expression_input``, the standardised expression, spread
+    over the code's grid as EXPRESSION_CHANNELS more channels) to that side's face."""
+    code = keras.Input(encoded_shape, name="code")
+    x = code
+    if expression_input:
+        expression = keras.Input((len(FEATURES),), name="expression")
+        height, width = encoded_shape[:2]
+        spread = layers.Dense(64, name="expression_dense")(expression)
+        spread = layers.LeakyReLU(0.1, name="expression_act")(spread)
+        spread = layers.Dense(height * width * EXPRESSION_CHANNELS, name="expression_grid")(spread)
+        spread = layers.LeakyReLU(0.1, name="expression_grid_act")(spread)
+        x = layers.Concatenate(name="code_and_expression")(
+            [x, layers.Reshape((height, width, EXPRESSION_CHANNELS))(spread)])
     for i, filters in enumerate(arch.decoder_filters):
         x = upscale(x, filters, f"up{i}")
         if arch.residual:
@@ -121,21 +141,71 @@ def build_decoder(arch: Architecture, encoded_shape, side: str) -> keras.Model:
         outputs = layers.Activation("sigmoid", dtype="float32", name="face")(x)
     else:
         outputs = layers.Conv2D(3, 5, padding="same", activation="sigmoid", dtype="float32", name="face")(x)
-    return keras.Model(inputs, outputs, name=f"decoder_{side}")
+    return keras.Model([code, expression] if expression_input else code, outputs, name=f"decoder_{side}")
 
 
-def build_autoencoder(name: str) -> keras.Model:
-    """Inputs [target faces, source faces] in [0, 1]; outputs each side's reconstruction by its own decoder."""
+def build_autoencoder(name: str, expression_statistics: dict | None = None) -> keras.Model:
+    """Inputs [target faces, source faces] in [0, 1]; outputs each side's reconstruction by its own decoder.
+
+    With ``expression_statistics`` (each side's expression mean and variance over its faces, as
+    ``expression_statistics`` gives them) the inputs are [target faces, source faces, target expressions,
+    source expressions], and each side's expressions are standardised by its own statistics, kept in the model.
+    """
     arch = ARCHITECTURES[name]
+    conditioned = expression_statistics is not None
     encoder = build_encoder(arch)
-    decoders = {side: build_decoder(arch, encoder.output.shape[1:], side) for side in SIDES}
-    inputs = [keras.Input((arch.size, arch.size, 3), name=side) for side in SIDES]
-    outputs = [layers.Identity(dtype="float32", name=f"{side}_out")(decoders[side](encoder(x)))
-               for side, x in zip(SIDES, inputs)]
-    return keras.Model(inputs, outputs, name=f"autoencoder_{name}")
+    decoders = {side: build_decoder(arch, encoder.output.shape[1:], side, conditioned) for side in SIDES}
+    faces = [keras.Input((arch.size, arch.size, 3), name=side) for side in SIDES]
+    if not conditioned:
+        outputs = [layers.Identity(dtype="float32", name=f"{side}_out")(decoders[side](encoder(x)))
+                   for side, x in zip(SIDES, faces)]
+        return keras.Model(faces, outputs, name=f"autoencoder_{name}")
+    expressions = [keras.Input((len(FEATURES),), name=f"{side}_expression") for side in SIDES]
+    outputs = []
+    for side, x, expression in zip(SIDES, faces, expressions):
+        mean, variance = expression_statistics[side]
+        standardised = layers.Normalization(mean=list(mean), variance=list(variance),
+                                            name=f"expression_norm_{side}")(expression)
+        outputs.append(layers.Identity(dtype="float32", name=f"{side}_out")(
+            decoders[side]([encoder(x), standardised])))
+    return keras.Model(faces + expressions, outputs, name=f"autoencoder_{name}")
 
 
-def swap_model(autoencoder: keras.Model, to_side: str = "source") -> keras.Model:
-    """Encoder followed by one side's decoder: a target face in, the same face as ``to_side`` out."""
-    encoder = autoencoder.get_layer("encoder")
-    return keras.Sequential([encoder, autoencoder.get_layer(f"decoder_{to_side}")], name=f"to_{to_side}")
+def expression_statistics(expressions: dict[str, np.ndarray]) -> dict:
+    """Each side's expression mean and variance (a floor of 1e-4, so a feature that never changes on a side
+    stays near 0 standardised), as lists: what ``build_autoencoder`` standardises each side's expressions by."""
+    return {side: (values.mean(axis=0).tolist(), np.maximum(values.var(axis=0), 1e-4).tolist())
+            for side, values in expressions.items()}
+
+
+def takes_expressions(autoencoder: keras.Model) -> bool:
+    return len(autoencoder.inputs) == 2 * len(SIDES)
+
+
+class FaceSwap:
+    """An autoencoder's faces from ``from_side`` drawn by ``to_side``'s decoder (``to_side`` the same: a
+    reconstruction): faces in [0, 1] and their expressions (``faces.expression.expressions``) in, faces out.
+    A model trained without ``expression_input`` ignores the expressions."""
+
+    def __init__(self, autoencoder: keras.Model, to_side: str = "source", from_side: str = "target"):
+        encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer(f"decoder_{to_side}")
+        self.conditioned = takes_expressions(autoencoder)
+        if self.conditioned:
+            face = keras.Input(encoder.input_shape[1:], name="face")
+            expression = keras.Input((len(FEATURES),), name="expression")
+            standardised = autoencoder.get_layer(f"expression_norm_{from_side}")(expression)
+            self.model = keras.Model([face, expression], decoder([encoder(face), standardised]),
+                                     name=f"{from_side}_to_{to_side}")
+        else:
+            self.model = keras.Sequential([encoder, decoder], name=f"{from_side}_to_{to_side}")
+
+    def _inputs(self, faces, expressions):
+        return [faces, np.asarray(expressions, np.float32)] if self.conditioned else faces
+
+    def predict(self, faces: np.ndarray, expressions: np.ndarray) -> np.ndarray:
+        """For batch after batch: one traced predict function."""
+        return np.asarray(self.model.predict_on_batch(self._inputs(faces, expressions)))
+
+    def __call__(self, faces: np.ndarray, expressions: np.ndarray) -> np.ndarray:
+        """For a few faces once: no predict function traced."""
+        return keras.ops.convert_to_numpy(self.model(self._inputs(faces, expressions), training=False))

@@ -13,6 +13,7 @@ import keras
 
 from faceswap.core.cli import UserError
 from faceswap.train.checkpoints import MODEL, files_digest
+from faceswap.train.networks import takes_expressions
 
 PARTS = {"all": ("encoder", "decoder_target", "decoder_source"), "encoder_and_source": ("encoder", "decoder_source")}
 KEY = "params.yaml: 'model.init_from'"
@@ -43,7 +44,8 @@ def describe(init_from: str, parts: str) -> dict | None:
 
 
 def architecture_name(model: keras.Model) -> str:
-    return model.name.removeprefix("autoencoder_")
+    """The architecture as params.yaml names it, and whether its decoders take expressions."""
+    return model.name.removeprefix("autoencoder_") + (" with expression_input" if takes_expressions(model) else "")
 
 
 def warm_start(autoencoder: keras.Model, init: dict) -> None:

@@ -66,11 +66,12 @@ def test_kill_9_then_dvc_repro_resumes_from_the_last_checkpoint(tmp_path, aligne
 
     import keras
 
-    from faceswap.train.networks import swap_model
+    from faceswap.faces.expression import FEATURES
+    from faceswap.train.networks import FaceSwap
 
     model = keras.saving.load_model(root / "models/faceswap.keras")
     size = json.loads((root / "models/run.json").read_text())["size"]
-    swapped = swap_model(model).predict(np.zeros((1, size, size, 3), np.float32), verbose=0)
+    swapped = FaceSwap(model).predict(np.zeros((1, size, size, 3), np.float32), np.zeros((1, len(FEATURES))))
     assert swapped.shape == (1, size, size, 3) and np.isfinite(swapped).all()
 
     # forced to run again with no step left (as after a change to a file it imports): the figures stay

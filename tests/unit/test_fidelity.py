@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faceswap.convert.blend import face_mask, paste
-from faceswap.convert.fidelity import Fidelity, eye_openness, mouth_openness
+from faceswap.convert.fidelity import Fidelity
 from faceswap.faces.detect import FaceDetector
 from faceswap.faces.geometry import apply
 from faceswap.faces.landmarks import LandmarkModel, alignment_transform
@@ -59,18 +59,6 @@ def test_a_blurred_or_frozen_face_scores_worse_than_a_faithful_one(target_faces)
     assert still["expression_landmark_error"] > 1.5 * good["expression_landmark_error"]
     assert still["eye_openness_error"] > 1.5 * good["eye_openness_error"]
     assert still["eye_openness_correlation"] < good["eye_openness_correlation"] - 0.3
-
-
-def test_openness_of_open_and_closed_eyes_and_mouth():
-    """An eye 10 px wide with lids 3 px apart, and one shut; a mouth 20 px wide open 8 px, and one shut."""
-    points = np.zeros((68, 2))
-    for start, x in ((36, 0.0), (42, 30.0)):  # outer corner, two top, inner corner, two bottom
-        points[start:start + 6] = [[x, 0], [x + 3, -1.5], [x + 7, -1.5], [x + 10, 0], [x + 7, 1.5], [x + 3, 1.5]]
-    points[60:68] = [[0, 40], [5, 36], [10, 36], [15, 36], [20, 40], [15, 44], [10, 44], [5, 44]]
-    assert eye_openness(points) == pytest.approx(0.3) and mouth_openness(points) == pytest.approx(0.4)
-    points[[37, 38, 43, 44, 40, 41, 46, 47], 1] = 0
-    points[61:64, 1] = points[65:68, 1] = 40
-    assert eye_openness(points) == 0 and mouth_openness(points) == 0
 
 
 def test_a_halo_past_the_face_outline_raises_edge_spill(target_faces):

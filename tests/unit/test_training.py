@@ -16,6 +16,7 @@ import mlflow
 import numpy as np
 import pytest
 
+from faceswap.faces.expression import FEATURES
 from faceswap.media.imageset import read_index
 from faceswap.train.augment import augment_batch
 from faceswap.train.checkpoints import Checkpoints
@@ -79,14 +80,14 @@ def test_eye_and_mouth_regions_lie_on_the_aligned_landmarks(aligned_faces):
         assert min(inside) == 255
         assert 0.005 < (region > 0).mean() < 0.15  # a region, not the whole face
     assert not (eyes & mouth).any()
-    faces, maps = load_faces(folder, 128)
-    assert faces.shape == maps.shape == (2, 128, 128, 3)
+    faces, maps, told = load_faces(folder, 128)
+    assert faces.shape == maps.shape == (2, 128, 128, 3) and told.shape == (2, len(FEATURES))
     np.testing.assert_array_equal(maps[0, ..., 1], eyes)
     assert (maps[0, ..., 0][eyes > 0] > 0).mean() > 0.9  # the eyes lie inside the landmark mask
 
 
 def test_augmentation_is_seeded_and_moves_the_maps_with_the_face(aligned_faces):
-    faces, maps = load_faces(aligned_faces / "data/alignments/source", 64)
+    faces, maps, _ = load_faces(aligned_faces / "data/alignments/source", 64)
     first = augment_batch(np.random.default_rng(5), faces, maps)
     again = augment_batch(np.random.default_rng(5), faces, maps)
     other = augment_batch(np.random.default_rng(6), faces, maps)
@@ -118,7 +119,7 @@ np.savez(sys.argv[4], inputs=inputs, targets=targets)
 def test_augmentation_is_the_same_on_another_backend(aligned_faces, tmp_path, backend="torch"):
     """The augmentation is written in keras.ops, not TensorFlow: the same seed gives the same batch on
     another Keras backend (PyTorch, from requirements-dev.txt), up to float rounding."""
-    faces, maps = load_faces(aligned_faces / "data/alignments/source", 64)
+    faces, maps, _ = load_faces(aligned_faces / "data/alignments/source", 64)
     np.savez(tmp_path / "batch.npz", faces=faces, maps=maps)
     result = subprocess.run([sys.executable, "-c", AUGMENT_ON, backend, str(REPO), str(tmp_path / "batch.npz"),
                              str(tmp_path / "augmented.npz")], capture_output=True, text=True)
@@ -301,7 +302,10 @@ def test_the_experiment_opens_on_training_runs_and_runs_are_named_after_their_at
 def test_preview_tiles_are_at_least_128_px(aligned_faces):
     from faceswap.train.loop import preview_grid
 
-    faces = {side: load_faces(aligned_faces / "data/alignments" / side, 64)[0][:2] for side in ("target", "source")}
+    faces = {}
+    for side in ("target", "source"):
+        side_faces, _, told = load_faces(aligned_faces / "data/alignments" / side, 64)
+        faces[side] = side_faces[:2], told[:2]
     grid = preview_grid(build_autoencoder("light"), faces["target"], faces["source"])
     assert grid.shape == (4 * 128, 3 * 128, 3) and grid.dtype == np.uint8
 
@@ -408,20 +412,20 @@ def test_the_exported_model_is_the_weights_moving_average_and_a_checkpoint_keeps
                            "ema_momentum": 0.9, "steps": 4, "log_every": 4, "batch_size": 2})
     data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
     checkpoints = Checkpoints(tmp_path / "checkpoints")
-    autoencoder = model_stage.build_compiled(p)
+    autoencoder = model_stage.build_compiled(p, None)
     with BatchFeeder(data, 2, seed=0) as feeder:
         train(autoencoder, feeder, 0, p, lambda *_: checkpoints.save(autoencoder, {"step": 4, "attempt": {}}))
     raw = [np.array(v) for v in autoencoder.trainable_variables]
     averages = [np.array(v) for v in autoencoder.optimizer._model_variables_moving_average]
 
-    resumed = model_stage.build_compiled(p)
+    resumed = model_stage.build_compiled(p, None)
     checkpoints.restore(resumed, {})
     for mine, theirs in zip(resumed.optimizer._model_variables_moving_average, averages, strict=True):
         np.testing.assert_array_equal(np.array(mine), theirs)
 
     monkeypatch.chdir(tmp_path)
     run = SimpleNamespace(info=SimpleNamespace(run_id="r", experiment_id="0"))
-    model_stage.export(SimpleNamespace(p=p, autoencoder=autoencoder), run)
+    model_stage.export(SimpleNamespace(p=p, autoencoder=autoencoder, statistics=None), run)
     exported = keras.saving.load_model(tmp_path / "models/faceswap.keras", compile=False)
     weights = [np.array(v) for v in exported.trainable_variables]
     assert len(weights) == len(averages)

@@ -1,0 +1,91 @@
+"""What a face is doing, read off its landmarks (faces.expression), and the models that are told it
+(model.expression_input): the features ignore where the face is and which way round, follow the mouth and the
+eyes, and a decoder given them draws what they say."""
+
+import keras
+import numpy as np
+import pytest
+
+from faceswap.core.cli import UserError
+from faceswap.faces.expression import FEATURES, expression_features, expressions, eye_openness, mouth_openness
+from faceswap.media.imageset import read_index
+from faceswap.train.networks import FaceSwap, build_autoencoder, expression_statistics, takes_expressions
+from faceswap.train.warm_start import warm_start
+
+
+def test_openness_of_open_and_closed_eyes_and_mouth():
+    """An eye 10 px wide with lids 3 px apart, and one shut; a mouth 20 px wide open 8 px, and one shut."""
+    points = np.zeros((68, 2))
+    for start, x in ((36, 0.0), (42, 30.0)):  # outer corner, two top, inner corner, two bottom
+        points[start:start + 6] = [[x, 0], [x + 3, -1.5], [x + 7, -1.5], [x + 10, 0], [x + 7, 1.5], [x + 3, 1.5]]
+    points[60:68] = [[0, 40], [5, 36], [10, 36], [15, 36], [20, 40], [15, 44], [10, 44], [5, 44]]
+    assert eye_openness(points) == pytest.approx(0.3) and mouth_openness(points) == pytest.approx(0.4)
+    points[[37, 38, 43, 44, 40, 41, 46, 47], 1] = 0
+    points[61:64, 1] = points[65:68, 1] = 40
+    assert eye_openness(points) == 0 and mouth_openness(points) == 0
+
+
+def landmarks(aligned_faces, side: str) -> list[np.ndarray]:
+    return [np.asarray(record["landmarks_68"]) for record in read_index(aligned_faces / "data/alignments" / side)]
+
+
+def test_the_features_do_not_change_when_the_face_is_moved_scaled_turned_or_mirrored(aligned_faces):
+    """As training's augmentation moves and flips a face: the same features. The source's second face is its
+    first one's photograph mirrored, its landmarks found by dlib again."""
+    original, mirrored = landmarks(aligned_faces, "source")
+    features = expression_features(original)
+    assert features.shape == (len(FEATURES),) and features.dtype == np.float32
+    angle = np.radians(25)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    np.testing.assert_allclose(expression_features(original @ turn.T * 1.7 + (40, -12)), features, atol=1e-5)
+    np.testing.assert_allclose(expression_features(mirrored), features, rtol=0.03, atol=0.03)  # dlib found again
+
+
+def test_an_opened_mouth_and_closed_eyes_show_in_their_features_only(aligned_faces):
+    points = landmarks(aligned_faces, "target")[0]
+    feature = {name: i for i, name in enumerate(FEATURES)}
+    eye_distance = np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0))
+    opened = points.copy()
+    opened[[5, 6, 7, 8, 9, 10, 11, 55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.3 * eye_distance  # jaw and lower lip
+    before, after = expression_features(points), expression_features(opened)
+    for name in ("mouth_openness", "lips_apart", "jaw_drop"):
+        assert after[feature[name]] > before[feature[name]] + 0.1
+    for name in ("eye_openness", "brow_raise", "mouth_width"):
+        assert after[feature[name]] == pytest.approx(before[feature[name]], abs=1e-6)
+    shut = points.copy()
+    for eye in (range(36, 42), range(42, 48)):
+        shut[list(eye), 1] = points[list(eye), 1].mean()
+    assert expression_features(shut)[feature["eye_openness"]] < 0.2 * before[feature["eye_openness"]]
+    assert expressions([]).shape == (0, len(FEATURES))
+
+
+def test_a_decoder_told_the_expression_learns_to_draw_what_it_says(tmp_path):
+    """Every input face the same grey: only the expression says how bright each face to draw is. The model with
+    expression inputs learns it, standardising each side's expressions by that side's statistics; saved and
+    loaded, it draws the same."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    told = {side: rng.normal(3.0, 2.0, (16, len(FEATURES))).astype(np.float32) for side in ("target", "source")}
+    model = build_autoencoder("light", expression_statistics(told))
+    assert takes_expressions(model) and not takes_expressions(build_autoencoder("light"))
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mae")
+    grey = np.full((16, 64, 64, 3), 0.5, np.float32)
+    wanted = {side: np.broadcast_to((1 / (1 + np.exp(-(values[:, :1] - 3) / 2)))[:, :, None, None], grey.shape)
+              for side, values in told.items()}
+    for _ in range(120):
+        model.train_on_batch([grey, grey, told["target"], told["source"]], [wanted["target"], wanted["source"]])
+    drawn = FaceSwap(model, "source", "source").predict(grey, told["source"]).mean(axis=(1, 2, 3))
+    assert np.corrcoef(drawn, wanted["source"].mean(axis=(1, 2, 3)))[0, 1] > 0.9
+    model.save(tmp_path / "told.keras")
+    loaded = keras.saving.load_model(tmp_path / "told.keras", compile=False)
+    np.testing.assert_allclose(FaceSwap(loaded, "source", "target").predict(grey, told["target"]),
+                               FaceSwap(model, "source", "target").predict(grey, told["target"]), atol=1e-5)
+
+
+def test_a_warm_start_across_expression_input_stops_naming_both_models(tmp_path):
+    build_autoencoder("light").save(tmp_path / "plain.keras")
+    told = {side: np.ones((2, len(FEATURES)), np.float32) for side in ("target", "source")}
+    with pytest.raises(UserError, match=r"is a 'light' model, which does not fit model.architecture "
+                                        r"'light with expression_input'"):
+        warm_start(build_autoencoder("light", expression_statistics(told)),
+                   {"file": str(tmp_path / "plain.keras"), "parts": "all"})
