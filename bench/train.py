@@ -19,7 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from faceswap.faces.expression import FEATURES
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder
@@ -61,7 +60,7 @@ def step_flops(autoencoder: keras.Model, batch_size: int) -> float:
 
 
 def synthetic_faces(size: int, count: int = 64):
-    """Random faces with a full mask and small eye and mouth regions, and random expressions, as
+    """Random faces with a full mask and small eye and mouth regions, and random landmarks, as
     ``training.load_faces`` returns."""
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
@@ -69,7 +68,8 @@ def synthetic_faces(size: int, count: int = 64):
     maps[..., 0] = 255
     maps[:, size // 3:size // 2, size // 4:3 * size // 4, 1] = 255
     maps[:, 2 * size // 3:5 * size // 6, size // 3:2 * size // 3, 2] = 255
-    return faces, maps, rng.random((count, len(FEATURES)), dtype=np.float32)
+    landmarks = rng.uniform(size / 4, 3 * size / 4, (count, 68, 2))
+    return faces, maps, landmarks
 
 
 def measure(name: str, batch_size: int, steps: int, xla: bool, repeats: int) -> dict:

@@ -21,9 +21,10 @@ from faceswap.convert.placement import load_target_track
 from faceswap.convert.swapper import FaceSwapper, Look
 from faceswap.core import params, paths
 from faceswap.core.cli import UserError, log
-from faceswap.faces.expression import expressions
+from faceswap.faces.expression import face_features
 from faceswap.media.imageset import decode_image, encode_jpeg, iter_samples
 from faceswap.train.networks import FaceSwap
+from faceswap.train.regions import aligned_landmarks
 
 BATCH = 256
 
@@ -74,13 +75,15 @@ class ModelViews:
 
         def flush():
             faces = np.stack(batch).astype(np.float32) / 255.0
-            rebuilt = rebuild.predict(faces, expressions([r["landmarks_68"] for r in records[-len(batch):]]))
+            told = face_features([aligned_landmarks(r, size) for r in records[-len(batch):]], size)
+            rebuilt = rebuild.predict(faces, told)
             errors.extend((np.abs(rebuilt - faces).mean(axis=(1, 2, 3)) * 255.0).tolist())
             batch.clear()
 
         for record, files in iter_samples(paths.stage_output("alignments", "target")):
-            records.append(record)
-            batch.append(cv2.resize(decode_image(files["jpg"]), (size, size), interpolation=cv2.INTER_AREA))
+            face = decode_image(files["jpg"])
+            records.append({**record, "aligned_size": face.shape[0]})  # what its landmarks are placed by
+            batch.append(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA))
             if len(batch) == BATCH:
                 flush()
         if batch:

@@ -21,6 +21,7 @@ from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_file, output_lock, write_json
 from faceswap.core.paths import SIDES
 from faceswap.faces import expression
+from faceswap.faces.expression import face_features
 from faceswap.train import (
     augment,
     distribute,
@@ -76,7 +77,7 @@ def build_compiled(p, statistics: dict | None) -> keras.Model:
 
 
 def training_faces(p) -> dict:
-    """Each side's aligned faces, maps and expressions at the architecture's size; a side with none is a
+    """Each side's aligned faces, maps and landmarks at the architecture's size; a side with none is a
     UserError."""
     if p.architecture not in ARCHITECTURES:
         raise cli.UserError(f"params.yaml: 'model.architecture' is {p.architecture!r}; "
@@ -118,8 +119,8 @@ class Attempt:
         self.first_step = state["step"] if state else 0
         self.curve = state["curve"] if state else ["step,loss_target,loss_source"]
         self.summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps these
-        self.samples = {side: tuple(part[:: max(1, len(data[side][0]) // 4)][:4] for part in (faces, expressions))
-                        for side, (faces, _, expressions) in data.items()}
+        self.samples = {side: tuple(part[:: max(1, len(data[side][0]) // 4)][:4] for part in (faces, landmarks))
+                        for side, (faces, _, landmarks) in data.items()}
         self.run_id = None
 
     def log_preview(self, step: int) -> None:
@@ -216,7 +217,9 @@ def main() -> None:
         distribute.set_precision(p.mixed_precision)
         identity = attempt_identity(p)
         checkpoints = Checkpoints(paths.CHECKPOINTS, run_file=paths.RUN_FILE)
-        statistics = expression_statistics({side: data[side][2] for side in SIDES}) if p.expression_input else None
+        statistics = expression_statistics(
+            {side: face_features(landmarks, len(faces[0])) for side, (faces, _, landmarks) in data.items()}
+        ) if p.expression_input else None
         autoencoder, state = restore_or_build(p, identity, checkpoints, statistics)
         attempt = Attempt(p, autoencoder, checkpoints, identity, state, data, statistics)
         run_attempt(attempt, state, all_params, data)

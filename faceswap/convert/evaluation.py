@@ -6,10 +6,11 @@ import numpy as np
 
 from faceswap.core import paths
 from faceswap.core.paths import SIDES
-from faceswap.faces.expression import expressions
+from faceswap.faces.expression import face_features
 from faceswap.media.imageset import decode_image, iter_samples, read_index
 from faceswap.train.holdout import held_out_keys
 from faceswap.train.networks import FaceSwap
+from faceswap.train.regions import aligned_landmarks
 
 MAX_SIDE_BY_SIDE_WIDTH = 1920
 IDENTITY_SAMPLES = 48  # swapped frames whose face is embedded: dlib's descriptor takes tens of ms a face
@@ -50,12 +51,13 @@ def reconstruction_ssim(autoencoder) -> dict:
         folder = paths.stage_output("alignments", side)
         records = read_index(folder)
         held_out = held_out_keys([record["key"] for record in records])
-        samples = list(iter_samples(folder, [r for r in records if r["key"] in held_out]))
+        samples = [(record, decode_image(files["jpg"]))
+                   for record, files in iter_samples(folder, [r for r in records if r["key"] in held_out])]
         if not samples:
             continue
-        faces = np.stack([cv2.resize(decode_image(files["jpg"]), (size, size), interpolation=cv2.INTER_AREA)
-                          for _, files in samples])
-        told = expressions([record["landmarks_68"] for record, _ in samples])
+        faces = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA) for _, face in samples])
+        told = face_features([aligned_landmarks({**record, "aligned_size": len(face)}, size)
+                              for record, face in samples], size)
         rebuilt = FaceSwap(autoencoder, side, side).predict(faces.astype(np.float32) / 255.0, told)
         rebuilt = np.clip(rebuilt * 255.0 + 0.5, 0, 255).astype(np.uint8)
         scores[f"reconstruction_ssim_{side}"] = round(float(np.mean([ssim(a, b) for a, b in zip(faces, rebuilt)])), 4)

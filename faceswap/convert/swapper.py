@@ -7,7 +7,7 @@ import numpy as np
 
 from faceswap.convert.blend import face_mask, match_colour, paste
 from faceswap.convert.occlusion import Occlusion
-from faceswap.faces.expression import expressions
+from faceswap.faces.expression import face_features
 from faceswap.faces.geometry import aligned_face, apply
 from faceswap.train.networks import FaceSwap
 
@@ -66,7 +66,7 @@ class FaceSwapper:
         if not jobs:
             return list(frames)
         aligned = np.stack([aligned_face(frames[i], transform, self.size) for i, transform, _, _ in jobs])
-        told = expressions([landmarks for _, _, landmarks, _ in jobs])  # the target's, for a model that takes them
+        told = face_features([apply(transform, landmarks) for _, transform, landmarks, _ in jobs], self.size)
         generated = self.swap.predict(aligned.astype(np.float32) / 255.0, told) * 255.0
         visible = self.occlusion.visible(aligned) if self.occlusion else [None] * len(jobs)
         out = list(frames)

@@ -1,11 +1,13 @@
 """What a face is doing, read off its 68 dlib landmarks: how open the eyes and the mouth are, how high the brows,
-how wide the smile. The fidelity measures compare these between the target and the swapped face; the
-``model.expression_input`` models are given them, so that the swapped face is told the target's expression
-rather than left to find it in the encoder's code.
+how wide the smile; and how it sits in its aligned crop: tilted, turned, nodding, off centre. The fidelity
+measures compare the first between the target and the swapped face; ``model.expression_input`` models are given
+both (``face_features``), so that the swapped face is told the target's expression and pose rather than left to
+find them in the encoder's code.
 
-Every feature is a ratio of distances in the face's own upright frame (the eye line level, the eye distance 1),
-so a rotated, scaled or shifted face gives the same figures, and each is the mean of the face's two sides where
-it has two, so a mirrored face does too: training's random moves and flips leave them as they are.
+The expression features are ratios of distances in the face's own upright frame (the eye line level, the eye
+distance 1), so a rotated, scaled or shifted face gives the same figures, and each is the mean of the face's two
+sides where it has two, so a mirrored face does too. The pose features change with every move of the face in its
+crop: training computes them after its random moves (``train.augment``).
 """
 
 import numpy as np
@@ -14,7 +16,14 @@ EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # dlib: outer corne
 INNER_LIPS = (60, 61, 62, 63, 64, 65, 66, 67)
 BROWS = (range(17, 22), range(22, 27))
 MOUTH_CORNERS, UPPER_LIP_TOP, LOWER_LIP_BOTTOM, CHIN = (48, 54), 51, 57, 8
-FEATURES = ("eye_openness", "mouth_openness", "lips_apart", "mouth_width", "smile", "brow_raise", "jaw_drop")
+NOSE_TIP = 30
+EXPRESSION = ("eye_openness", "mouth_openness", "lips_apart", "mouth_width", "smile", "brow_raise", "jaw_drop")
+POSE = ("roll", "yaw", "pitch", "eyes_x", "eyes_y", "eye_distance")
+FEATURES = EXPRESSION + POSE
+# dlib's 68 points of a face mirrored left to right: point i of the mirrored face is point MIRRORED[i] of the face
+MIRRORED = np.array([*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, *range(35, 30, -1),
+                     45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40, *range(54, 47, -1), 59, 58, 57, 56, 55,
+                     64, 63, 62, 61, 60, 67, 66, 65])
 
 
 def eye_openness(points: np.ndarray) -> float:
@@ -59,7 +68,21 @@ def expression_features(points: np.ndarray) -> np.ndarray:
     ], np.float32)
 
 
-def expressions(landmarks) -> np.ndarray:
-    """``expression_features`` of each face of a sequence of 68-point landmarks, (N, len(FEATURES)) float32."""
-    rows = [expression_features(points) for points in landmarks]
+def pose_in_crop(points: np.ndarray, size: int) -> np.ndarray:
+    """The POSE features of a face's 68 landmarks in pixels of its ``size`` px aligned crop, float32: the eye
+    line's tilt (radians), the nose tip's offset from the eyes' middle across and down the upright face (eye
+    distances: turned and nodding), where the eyes' middle is from the crop's centre and how far apart the eyes
+    are (crop sides)."""
+    points = np.asarray(points, np.float64)
+    left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
+    nose = upright(points)[NOSE_TIP]
+    middle = (left + right) / 2 / size - 0.5
+    return np.array([np.arctan2(*(right - left)[::-1]), nose[0], nose[1], middle[0], middle[1],
+                     np.linalg.norm(right - left) / size], np.float32)
+
+
+def face_features(landmarks, size: int) -> np.ndarray:
+    """The FEATURES of each face of a sequence of 68-point landmarks in pixels of ``size`` px aligned crops,
+    (N, len(FEATURES)) float32: what a ``model.expression_input`` model is told."""
+    rows = [np.concatenate([expression_features(points), pose_in_crop(points, size)]) for points in landmarks]
     return np.stack(rows) if rows else np.zeros((0, len(FEATURES)), np.float32)

@@ -14,6 +14,8 @@ import functools
 import numpy as np
 from keras import ops
 
+from faceswap.faces.expression import MIRRORED
+
 CHANNELS_LAST = "channels_last"  # explicit, so that a global ``image_data_format`` setting cannot flip the layout
 
 
@@ -107,10 +109,25 @@ def move_warp_and_jitter(faces, maps, transforms, offsets, contrast, brightness)
     return ops.clip(warped * contrast + brightness, 0, 1), ops.concatenate([faces, maps], axis=-1)
 
 
-def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray, warp: bool = True):
-    """From uint8 faces (N, S, S, 3) and their uint8 maps (N, S, S, M: mask, eye and mouth regions) make
-    float32 numpy arrays in [0, 1]: the network's inputs (N, S, S, 3) and its targets, the face and its maps
-    moved together (N, S, S, 3 + M). Without ``warp`` the input is the target's face, colour jitter aside."""
+def move_landmarks(transforms: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The faces' landmarks (N, 68, 2) where ``similarity_transforms``' moves put them, relabelled as dlib would
+    find them on a face that was flipped (its left eye is the one now on the left), float32."""
+    inverse = np.zeros((len(transforms), 3, 3))
+    inverse[:, :2] = transforms[:, :6].reshape(-1, 2, 3)
+    inverse[:, 2, 2] = 1
+    forward = np.linalg.inv(inverse)  # the rows map output pixels to input pixels: invert them to move points
+    moved = landmarks @ forward[:, :2, :2].transpose(0, 2, 1) + forward[:, None, :2, 2]
+    flipped = np.linalg.det(forward[:, :2, :2]) < 0
+    moved[flipped] = moved[flipped][:, MIRRORED]
+    return moved.astype(np.float32)
+
+
+def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray, landmarks: np.ndarray,
+                  warp: bool = True):
+    """From uint8 faces (N, S, S, 3), their uint8 maps (N, S, S, M: mask, eye and mouth regions) and their
+    landmarks (N, 68, 2, in the faces' pixels) make float32 numpy arrays: the network's inputs (N, S, S, 3) and
+    its targets, the face and its maps moved together (N, S, S, 3 + M), in [0, 1], and the landmarks moved with
+    them. Without ``warp`` the input is the target's face, colour jitter aside."""
     count, size = faces.shape[:2]
     transforms = similarity_transforms(rng, count, size)
     offsets = warp_offsets(rng, count) * size * (1.0 if warp else 0.0)
@@ -118,4 +135,4 @@ def augment_batch(rng: np.random.Generator, faces: np.ndarray, maps: np.ndarray,
     brightness = rng.uniform(-10 / 255, 10 / 255, (count, 1, 1, 3)).astype(np.float32)
     inputs, targets = move_warp_and_jitter(faces, maps, transforms, offsets, contrast, brightness)
     return (ops.convert_to_numpy(inputs).astype(np.float32, copy=False),
-            ops.convert_to_numpy(targets).astype(np.float32, copy=False))
+            ops.convert_to_numpy(targets).astype(np.float32, copy=False), move_landmarks(transforms, landmarks))

@@ -7,15 +7,16 @@ import time
 
 import numpy as np
 
+from faceswap.faces.expression import face_features
 from faceswap.train.augment import augment_batch
 
 
 class BatchFeeder:
     """Batches ``((target inputs, source inputs), (target targets, source targets))`` of ``batch_size`` faces
-    drawn at random from each side's ``(faces, maps, expressions)``, for the steps from ``first_step`` on: from
+    drawn at random from each side's ``(faces, maps, landmarks)``, for the steps from ``first_step`` on: from
     step ``warp_until`` the inputs are not warped (``schedule.warp_until``). With ``expressions`` the inputs
-    are followed by the chosen faces' expressions, target then source, for a ``model.expression_input`` model
-    (the features do not change under the augmentation's moves and flips: ``faces.expression``).
+    are followed by the chosen faces' features (``faces.expression.face_features`` of their landmarks as the
+    augmentation moved them), target then source, for a ``model.expression_input`` model.
 
     ``busy_seconds`` counts the time the thread spent preparing batches: over a stretch of training, its share
     of the wall time says whether the input pipeline keeps up (below 1) or is the bottleneck (at 1).
@@ -38,12 +39,13 @@ class BatchFeeder:
         warp = self.warp_until is None or self.step < self.warp_until
         self.step += 1
         inputs, targets, told = [], [], []
-        for faces, maps, expressions in self.data.values():
+        for faces, maps, landmarks in self.data.values():
             chosen = rng.integers(0, len(faces), self.batch_size)
-            side_inputs, side_targets = augment_batch(rng, faces[chosen], maps[chosen], warp)
+            side_inputs, side_targets, moved = augment_batch(rng, faces[chosen], maps[chosen], landmarks[chosen], warp)
             inputs.append(side_inputs)
             targets.append(side_targets)
-            told.append(expressions[chosen])
+            if self.expressions:
+                told.append(face_features(moved, faces.shape[1]))
         return tuple(inputs + told if self.expressions else inputs), tuple(targets)
 
     def _fill(self, rng: np.random.Generator) -> None:

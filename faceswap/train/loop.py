@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from faceswap.faces.expression import expressions
+from faceswap.faces.expression import face_features
 from faceswap.media.imageset import decode_image, iter_samples, read_index
 from faceswap.train.holdout import held_out_keys
 from faceswap.train.networks import FaceSwap
@@ -18,7 +18,7 @@ from faceswap.train.regions import aligned_landmarks, eye_and_mouth_masks
 def load_faces(folder: Path, size: int):
     """The aligned faces of one side that training sees (all but the held-out ones), uint8 (N, size, size, 3);
     their maps, uint8 (N, size, size, 3): the landmark mask stored beside each face, then its eye and mouth
-    regions drawn from its landmarks; and their expressions (N, len(expression.FEATURES)) float32."""
+    regions drawn from its landmarks; and those landmarks, float (N, 68, 2) in the faces' pixels."""
     records = read_index(folder)
     held_out = held_out_keys([record["key"] for record in records])
     faces, maps, landmarks = [], [], []
@@ -30,11 +30,12 @@ def load_faces(folder: Path, size: int):
             face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
         faces.append(face)
-        maps.append(np.dstack([mask, *eye_and_mouth_masks(aligned_landmarks(record, size), size)]))
-        landmarks.append(record["landmarks_68"])
+        points = aligned_landmarks(record, size)
+        maps.append(np.dstack([mask, *eye_and_mouth_masks(points, size)]))
+        landmarks.append(points)
     if not faces:
-        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8), expressions([])
-    return np.stack(faces), np.stack(maps), expressions(landmarks)
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8), np.zeros((0, 68, 2))
+    return np.stack(faces), np.stack(maps), np.stack(landmarks)
 
 
 def faces_fingerprint(folders: list[Path]) -> str:
@@ -55,13 +56,13 @@ PREVIEW_TILE = 128  # px: the smallest tile in which an eye or a mouth can be ju
 
 
 def preview_grid(autoencoder, target: tuple[np.ndarray, np.ndarray], source: tuple[np.ndarray, np.ndarray]):
-    """An RGB uint8 grid of each side's ``(faces, expressions)``: rows of target faces (original, as target, as
+    """An RGB uint8 grid of each side's ``(faces, landmarks)``: rows of target faces (original, as target, as
     source) then of source faces (original, as source, as target). The middle column shows learning, the last
     one the swap. Faces smaller than PREVIEW_TILE are enlarged to it (bicubic). The models are called directly:
     a few faces, and no new predict function traced for each preview."""
     rows = []
-    for side, other, (faces, told) in (("target", "source", target), ("source", "target", source)):
-        x = faces.astype(np.float32) / 255.0
+    for side, other, (faces, landmarks) in (("target", "source", target), ("source", "target", source)):
+        x, told = faces.astype(np.float32) / 255.0, face_features(landmarks, faces.shape[1])
         columns = [x, *(FaceSwap(autoencoder, to_side, side)(x, told) for to_side in (side, other))]
         rows += [np.hstack([c[i] for c in columns]) for i in range(len(x))]
     grid = (np.clip(np.vstack(rows), 0, 1) * 255).astype(np.uint8)

@@ -7,9 +7,21 @@ import numpy as np
 import pytest
 
 from faceswap.core.cli import UserError
-from faceswap.faces.expression import FEATURES, expression_features, expressions, eye_openness, mouth_openness
+from faceswap.faces.expression import (
+    EXPRESSION,
+    FEATURES,
+    MIRRORED,
+    expression_features,
+    eye_openness,
+    face_features,
+    mouth_openness,
+    pose_in_crop,
+)
 from faceswap.media.imageset import read_index
+from faceswap.train.feeder import BatchFeeder
+from faceswap.train.loop import load_faces
 from faceswap.train.networks import FaceSwap, build_autoencoder, expression_statistics, takes_expressions
+from faceswap.train.regions import aligned_landmarks
 from faceswap.train.warm_start import warm_start
 
 
@@ -34,7 +46,7 @@ def test_the_features_do_not_change_when_the_face_is_moved_scaled_turned_or_mirr
     first one's photograph mirrored, its landmarks found by dlib again."""
     original, mirrored = landmarks(aligned_faces, "source")
     features = expression_features(original)
-    assert features.shape == (len(FEATURES),) and features.dtype == np.float32
+    assert features.shape == (len(EXPRESSION),) and features.dtype == np.float32
     angle = np.radians(25)
     turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     np.testing.assert_allclose(expression_features(original @ turn.T * 1.7 + (40, -12)), features, atol=1e-5)
@@ -43,7 +55,7 @@ def test_the_features_do_not_change_when_the_face_is_moved_scaled_turned_or_mirr
 
 def test_an_opened_mouth_and_closed_eyes_show_in_their_features_only(aligned_faces):
     points = landmarks(aligned_faces, "target")[0]
-    feature = {name: i for i, name in enumerate(FEATURES)}
+    feature = {name: i for i, name in enumerate(EXPRESSION)}
     eye_distance = np.linalg.norm(points[36:42].mean(0) - points[42:48].mean(0))
     opened = points.copy()
     opened[[5, 6, 7, 8, 9, 10, 11, 55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.3 * eye_distance  # jaw and lower lip
@@ -56,7 +68,7 @@ def test_an_opened_mouth_and_closed_eyes_show_in_their_features_only(aligned_fac
     for eye in (range(36, 42), range(42, 48)):
         shut[list(eye), 1] = points[list(eye), 1].mean()
     assert expression_features(shut)[feature["eye_openness"]] < 0.2 * before[feature["eye_openness"]]
-    assert expressions([]).shape == (0, len(FEATURES))
+    assert face_features([], 64).shape == (0, len(FEATURES))
 
 
 def test_a_decoder_told_the_expression_learns_to_draw_what_it_says(tmp_path):
@@ -89,3 +101,32 @@ def test_a_warm_start_across_expression_input_stops_naming_both_models(tmp_path)
                                         r"'light with expression_input'"):
         warm_start(build_autoencoder("light", expression_statistics(told)),
                    {"file": str(tmp_path / "plain.keras"), "parts": "all"})
+
+
+def test_the_pose_in_the_crop_follows_a_turn_a_shift_and_a_mirror(aligned_faces):
+    """Roll in radians, the eyes' middle from the crop's centre and their distance in crop sides, the nose's
+    offset in eye distances; a mirrored face (relabelled as dlib finds it) turns and tilts the other way."""
+    record = read_index(aligned_faces / "data/alignments/target")[0]
+    points = aligned_landmarks({**record, "aligned_size": 64}, 64)  # the fixture's faces are 64 px
+    roll, yaw, pitch, x, y, distance = pose_in_crop(points, 64)
+    centre = np.array([31.5, 31.5])
+    angle = np.radians(10)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = pose_in_crop((points - centre) @ turn.T + centre + (6.4, 0), 64)
+    assert turned[0] == pytest.approx(roll + angle, abs=1e-5) and turned[1:3] == pytest.approx([yaw, pitch], abs=1e-5)
+    assert turned[5] == pytest.approx(distance, abs=1e-6) and turned[3] > x + 0.05
+    mirrored = (points * (-1, 1) + (63, 0))[MIRRORED]
+    assert pose_in_crop(mirrored, 64)[:2] == pytest.approx([-roll, -yaw], abs=1e-5)
+    features = face_features([points, mirrored], 64)
+    np.testing.assert_allclose(features[0, :len(EXPRESSION)], features[1, :len(EXPRESSION)], atol=1e-5)
+
+
+def test_the_feeder_tells_the_model_each_face_as_the_augmentation_moved_it(aligned_faces):
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    with BatchFeeder(data, 8, seed=0, expressions=True) as feeder:
+        (target_in, source_in, target_told, source_told), _ = next(feeder.batches())
+    assert target_told.shape == source_told.shape == (8, len(FEATURES))
+    still = face_features(data["target"][2], 64)
+    rolls = target_told[:, len(EXPRESSION)]
+    assert np.ptp(rolls) > np.radians(2)  # moved by up to 10 degrees each; two faces only unmoved
+    assert np.abs(target_told[:, None, 0] - still[None, :, 0]).min(axis=1).max() < 1e-3  # eyes: as they were

@@ -16,7 +16,6 @@ import mlflow
 import numpy as np
 import pytest
 
-from faceswap.faces.expression import FEATURES
 from faceswap.media.imageset import read_index
 from faceswap.train.augment import augment_batch
 from faceswap.train.checkpoints import Checkpoints
@@ -80,21 +79,28 @@ def test_eye_and_mouth_regions_lie_on_the_aligned_landmarks(aligned_faces):
         assert min(inside) == 255
         assert 0.005 < (region > 0).mean() < 0.15  # a region, not the whole face
     assert not (eyes & mouth).any()
-    faces, maps, told = load_faces(folder, 128)
-    assert faces.shape == maps.shape == (2, 128, 128, 3) and told.shape == (2, len(FEATURES))
+    faces, maps, landmarks = load_faces(folder, 128)
+    assert faces.shape == maps.shape == (2, 128, 128, 3) and landmarks.shape == (2, 68, 2)
+    np.testing.assert_allclose(landmarks[0], points)
     np.testing.assert_array_equal(maps[0, ..., 1], eyes)
     assert (maps[0, ..., 0][eyes > 0] > 0).mean() > 0.9  # the eyes lie inside the landmark mask
 
 
-def test_augmentation_is_seeded_and_moves_the_maps_with_the_face(aligned_faces):
-    faces, maps, _ = load_faces(aligned_faces / "data/alignments/source", 64)
-    first = augment_batch(np.random.default_rng(5), faces, maps)
-    again = augment_batch(np.random.default_rng(5), faces, maps)
-    other = augment_batch(np.random.default_rng(6), faces, maps)
+def test_augmentation_is_seeded_and_moves_the_maps_and_landmarks_with_the_face(aligned_faces):
+    faces, maps, landmarks = load_faces(aligned_faces / "data/alignments/source", 64)
+    faces, maps, landmarks = (np.concatenate([part] * 4) for part in (faces, maps, landmarks))  # some flipped
+    first = augment_batch(np.random.default_rng(5), faces, maps, landmarks)
+    again = augment_batch(np.random.default_rng(5), faces, maps, landmarks)
+    other = augment_batch(np.random.default_rng(6), faces, maps, landmarks)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
-    inputs, targets = first
+    inputs, targets, moved = first
+    for target, points in zip(targets, moved):  # the eye landmarks lie in the moved eye region, left on the left
+        assert target[..., 4][tuple(np.round(points[36:48, ::-1]).astype(int).T)].min() > 0.5
+        assert points[36:42, 0].mean() < points[42:48, 0].mean()
+    assert not np.allclose(moved, landmarks, atol=0.5)
+    inputs, targets = inputs[:2], targets[:2]
     assert inputs.shape == (2, 64, 64, 3) and targets.shape == (2, 64, 64, 6)
     assert 0 <= inputs.min() and inputs.max() <= 1
     # the target face is the original moved by a small similarity: the mask still covers the face's pixels
@@ -111,7 +117,7 @@ import numpy as np
 from faceswap.train.augment import augment_batch
 
 batch = np.load(sys.argv[3])
-inputs, targets = augment_batch(np.random.default_rng(5), batch["faces"], batch["maps"])
+inputs, targets, _ = augment_batch(np.random.default_rng(5), batch["faces"], batch["maps"], batch["landmarks"])
 np.savez(sys.argv[4], inputs=inputs, targets=targets)
 """
 
@@ -119,13 +125,13 @@ np.savez(sys.argv[4], inputs=inputs, targets=targets)
 def test_augmentation_is_the_same_on_another_backend(aligned_faces, tmp_path, backend="torch"):
     """The augmentation is written in keras.ops, not TensorFlow: the same seed gives the same batch on
     another Keras backend (PyTorch, from requirements-dev.txt), up to float rounding."""
-    faces, maps, _ = load_faces(aligned_faces / "data/alignments/source", 64)
-    np.savez(tmp_path / "batch.npz", faces=faces, maps=maps)
+    faces, maps, landmarks = load_faces(aligned_faces / "data/alignments/source", 64)
+    np.savez(tmp_path / "batch.npz", faces=faces, maps=maps, landmarks=landmarks)
     result = subprocess.run([sys.executable, "-c", AUGMENT_ON, backend, str(REPO), str(tmp_path / "batch.npz"),
                              str(tmp_path / "augmented.npz")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     other = np.load(tmp_path / "augmented.npz")
-    inputs, targets = augment_batch(np.random.default_rng(5), faces, maps)
+    inputs, targets, _ = augment_batch(np.random.default_rng(5), faces, maps, landmarks)
     np.testing.assert_allclose(other["inputs"], inputs, atol=1e-4)
     np.testing.assert_allclose(other["targets"], targets, atol=1e-4)
 
@@ -304,8 +310,8 @@ def test_preview_tiles_are_at_least_128_px(aligned_faces):
 
     faces = {}
     for side in ("target", "source"):
-        side_faces, _, told = load_faces(aligned_faces / "data/alignments" / side, 64)
-        faces[side] = side_faces[:2], told[:2]
+        side_faces, _, landmarks = load_faces(aligned_faces / "data/alignments" / side, 64)
+        faces[side] = side_faces[:2], landmarks[:2]
     grid = preview_grid(build_autoencoder("light"), faces["target"], faces["source"])
     assert grid.shape == (4 * 128, 3 * 128, 3) and grid.dtype == np.uint8
 
