@@ -12,11 +12,12 @@ crop: training computes them after its random moves (``train.augment``).
 
 import numpy as np
 
+from faceswap.faces.pose import NOSE_TIP, yaw_degrees
+
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # dlib: outer corner, top 2, inner corner, bottom 2
 INNER_LIPS = (60, 61, 62, 63, 64, 65, 66, 67)
 BROWS = (range(17, 22), range(22, 27))
 MOUTH_CORNERS, UPPER_LIP_TOP, LOWER_LIP_BOTTOM, CHIN = (48, 54), 51, 57, 8
-NOSE_TIP = 30
 EXPRESSION = ("eye_openness", "mouth_openness", "lips_apart", "mouth_width", "smile", "brow_raise", "jaw_drop")
 POSE = ("roll", "yaw", "pitch", "eyes_x", "eyes_y", "eye_distance")
 FEATURES = EXPRESSION + POSE
@@ -70,15 +71,14 @@ def expression_features(points: np.ndarray) -> np.ndarray:
 
 def pose_in_crop(points: np.ndarray, size: int) -> np.ndarray:
     """The POSE features of a face's 68 landmarks in pixels of its ``size`` px aligned crop, float32: the eye
-    line's tilt (radians), the nose tip's offset from the eyes' middle across and down the upright face (eye
-    distances: turned and nodding), where the eyes' middle is from the crop's centre and how far apart the eyes
-    are (crop sides)."""
+    line's tilt (radians), the turn (``pose.yaw_degrees``, in right angles), the nod (the nose tip below the
+    eyes, in eye distances), where the eyes' middle is from the crop's centre and how far apart the eyes are
+    (crop sides)."""
     points = np.asarray(points, np.float64)
     left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
-    nose = upright(points)[NOSE_TIP]
     middle = (left + right) / 2 / size - 0.5
-    return np.array([np.arctan2(*(right - left)[::-1]), nose[0], nose[1], middle[0], middle[1],
-                     np.linalg.norm(right - left) / size], np.float32)
+    return np.array([np.arctan2(*(right - left)[::-1]), yaw_degrees(points) / 90, upright(points)[NOSE_TIP, 1],
+                     middle[0], middle[1], np.linalg.norm(right - left) / size], np.float32)
 
 
 def face_features(landmarks, size: int) -> np.ndarray:

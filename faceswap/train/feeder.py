@@ -45,7 +45,7 @@ class BatchFeeder:
             inputs.append(side_inputs)
             targets.append(side_targets)
             if self.expressions:
-                told.append(face_features(moved, faces.shape[1]))
+                told.append(face_features(moved, faces.shape[1]))  # the pose as moved, the expression as it was
         return tuple(inputs + told if self.expressions else inputs), tuple(targets)
 
     def _fill(self, rng: np.random.Generator) -> None:

@@ -13,10 +13,11 @@ Architectures, named by ``model.architecture``:
   at half the output size and the last convolution draws 4x the channels, pixel-shuffled to full size, so a
   128 px face costs about what a 64 px one did.
 
-With ``expression_input`` (``model.expression_input``) each decoder is also given the face's expression
-(``faces.expression``: eye, mouth and brow openness from its landmarks), standardised by the statistics of the
-side the face comes from, so a swap draws the source's face with the target's expression as measured on the
-target, where the code alone leaves the decoder to infer it from the other person's face.
+With ``expression_input`` (``model.expression_input``) each decoder is also given the face's features
+(``faces.expression.face_features``: eye, mouth and brow openness, the smile, and the pose in the crop, from its
+landmarks), standardised by the statistics of the side the face comes from. A swap then draws the source's face
+with the target's expression and pose as measured on the target, where the code alone leaves the decoder to
+infer them from another person's face.
 
 The last layer of each decoder and the outputs compute in float32, so that under mixed precision the faces
 and the loss stay in full precision.
@@ -147,9 +148,9 @@ def build_decoder(arch: Architecture, encoded_shape, side: str, expression_input
 def build_autoencoder(name: str, expression_statistics: dict | None = None) -> keras.Model:
     """Inputs [target faces, source faces] in [0, 1]; outputs each side's reconstruction by its own decoder.
 
-    With ``expression_statistics`` (each side's expression mean and variance over its faces, as
-    ``expression_statistics`` gives them) the inputs are [target faces, source faces, target expressions,
-    source expressions], and each side's expressions are standardised by its own statistics, kept in the model.
+    With ``expression_statistics`` (each side's feature means and variances over its faces, as
+    ``expression_statistics`` gives them) the inputs are [target faces, source faces, target features, source
+    features], and each side's features are standardised by its own statistics, kept in the model's config.
     """
     arch = ARCHITECTURES[name]
     conditioned = expression_statistics is not None
@@ -171,11 +172,14 @@ def build_autoencoder(name: str, expression_statistics: dict | None = None) -> k
     return keras.Model(faces + expressions, outputs, name=f"autoencoder_{name}")
 
 
-def expression_statistics(expressions: dict[str, np.ndarray]) -> dict:
-    """Each side's expression mean and variance (a floor of 1e-4, so a feature that never changes on a side
-    stays near 0 standardised), as lists: what ``build_autoencoder`` standardises each side's expressions by."""
+def expression_statistics(features: dict[str, np.ndarray]) -> dict:
+    """Each side's feature means and variances (a floor of 1e-4, so a feature that never changes on a side
+    stays near 0 standardised), as lists: what ``build_autoencoder`` standardises each side's features by. The
+    target's standardised features are what the source decoder is told in a swap: the target's widest smile
+    asks for the source's widest. (Openness standardised over both sides instead, so that shut eyes ask for shut
+    eyes, followed the eyes no better on the sample and moved the face towards the target: BENCHMARKS.md.)"""
     return {side: (values.mean(axis=0).tolist(), np.maximum(values.var(axis=0), 1e-4).tolist())
-            for side, values in expressions.items()}
+            for side, values in features.items()}
 
 
 def takes_expressions(autoencoder: keras.Model) -> bool:
@@ -184,8 +188,8 @@ def takes_expressions(autoencoder: keras.Model) -> bool:
 
 class FaceSwap:
     """An autoencoder's faces from ``from_side`` drawn by ``to_side``'s decoder (``to_side`` the same: a
-    reconstruction): faces in [0, 1] and their expressions (``faces.expression.expressions``) in, faces out.
-    A model trained without ``expression_input`` ignores the expressions."""
+    reconstruction): faces in [0, 1] and their features (``faces.expression.face_features``) in, faces out.
+    A model trained without ``expression_input`` ignores the features."""
 
     def __init__(self, autoencoder: keras.Model, to_side: str = "source", from_side: str = "target"):
         encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer(f"decoder_{to_side}")

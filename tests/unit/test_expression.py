@@ -130,3 +130,14 @@ def test_the_feeder_tells_the_model_each_face_as_the_augmentation_moved_it(align
     rolls = target_told[:, len(EXPRESSION)]
     assert np.ptp(rolls) > np.radians(2)  # moved by up to 10 degrees each; two faces only unmoved
     assert np.abs(target_told[:, None, 0] - still[None, :, 0]).min(axis=1).max() < 1e-3  # eyes: as they were
+
+
+def test_each_side_is_standardised_by_its_own_statistics():
+    """The source decoder is asked for the target's share of the source's own range: a target that always smiles
+    5 units more than the source is standardised to the same values."""
+    rng = np.random.default_rng(0)
+    source = rng.normal(0, 1, (50, len(FEATURES))).astype(np.float32)
+    statistics = expression_statistics({"target": source + 5, "source": source})
+    (target_mean, target_variance), (source_mean, source_variance) = statistics["target"], statistics["source"]
+    np.testing.assert_allclose(np.subtract(target_mean, source_mean), 5, atol=1e-4)
+    np.testing.assert_allclose(target_variance, source_variance, rtol=1e-4)
