@@ -141,3 +141,30 @@ def test_each_side_is_standardised_by_its_own_statistics():
     (target_mean, target_variance), (source_mean, source_variance) = statistics["target"], statistics["source"]
     np.testing.assert_allclose(np.subtract(target_mean, source_mean), 5, atol=1e-4)
     np.testing.assert_allclose(target_variance, source_variance, rtol=1e-4)
+
+
+def test_a_model_told_the_expression_resumes_from_its_checkpoint(aligned_faces, tmp_path):
+    """As the model stage builds it with model.expression_input: trained a few steps on the feeder's batches,
+    checkpointed, rebuilt and restored, it goes on from the same weights, optimizer and statistics."""
+    from types import SimpleNamespace
+
+    from faceswap.core import params
+    from faceswap.train.checkpoints import Checkpoints
+    from faceswap.train.loop import train
+    from stages import model as model_stage
+    from tests.helpers import REPO
+
+    p = SimpleNamespace(**{**vars(params.load("model", REPO / "params.yaml")), "expression_input": True,
+                           "steps": 3, "log_every": 3, "batch_size": 2})
+    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    statistics = expression_statistics({side: face_features(data[side][2], 64) for side in data})
+    autoencoder, checkpoints = model_stage.build_compiled(p, statistics), Checkpoints(tmp_path / "checkpoints")
+    with BatchFeeder(data, 2, seed=0, expressions=True) as feeder:
+        train(autoencoder, feeder, 0, p, lambda *_: checkpoints.save(autoencoder, {"step": 3, "attempt": {}}))
+    resumed = model_stage.build_compiled(p, statistics)
+    assert checkpoints.restore(resumed, {})["step"] == 3
+    faces, _, points = data["target"]
+    told = face_features(points, 64)
+    np.testing.assert_allclose(FaceSwap(resumed).predict(faces / 255.0, told),
+                               FaceSwap(autoencoder).predict(faces / 255.0, told), atol=1e-6)
+    assert int(resumed.optimizer.iterations) == 3
