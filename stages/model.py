@@ -218,7 +218,7 @@ def main() -> None:
         identity = attempt_identity(p)
         checkpoints = Checkpoints(paths.CHECKPOINTS, run_file=paths.RUN_FILE)
         statistics = expression_statistics(
-            {side: face_features(landmarks, len(faces[0])) for side, (faces, _, landmarks) in data.items()}
+            {side: face_features(landmarks, faces.shape[1]) for side, (faces, _, landmarks) in data.items()}
         ) if p.expression_input else None
         autoencoder, state = restore_or_build(p, identity, checkpoints, statistics)
         attempt = Attempt(p, autoencoder, checkpoints, identity, state, data, statistics)

@@ -26,17 +26,12 @@ import cv2
 import numpy as np
 
 from faceswap.convert.blend import BROWS
-from faceswap.faces.expression import EYES, eye_openness, mouth_openness
+from faceswap.faces.expression import eye_openness, mouth_openness, roll_degrees
 from faceswap.faces.geometry import points_box
 from faceswap.faces.landmarks import LandmarkModel, hull_mask
 from faceswap.faces.quality import face_region, sharpness
 
 OUTER_EYE_CORNERS = (36, 45)
-
-
-def roll_degrees(points: np.ndarray) -> float:
-    left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
-    return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
 
 
 def hull_patch(shape, points: np.ndarray, margin: int = 0) -> tuple[tuple[slice, slice], np.ndarray]:

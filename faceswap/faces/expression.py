@@ -43,9 +43,20 @@ def mouth_openness(points: np.ndarray) -> float:
     return float(gap / max(np.linalg.norm(right - left), 1e-6))
 
 
+def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of each eye's six points: dlib's left eye (on the image's left), then the right."""
+    return points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
+
+
+def roll_degrees(points: np.ndarray) -> float:
+    """The tilt of the eye line, degrees, positive when the right eye is lower in the image."""
+    left, right = eye_centres(points)
+    return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+
 def upright(points: np.ndarray) -> np.ndarray:
     """The landmarks moved so that the eyes' centres are at (-0.5, 0) and (0.5, 0): y grows down the face."""
-    left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
+    left, right = eye_centres(points)
     across = right - left
     distance = max(float(np.linalg.norm(across)), 1e-6)
     cos, sin = across / distance
@@ -75,9 +86,9 @@ def pose_in_crop(points: np.ndarray, size: int) -> np.ndarray:
     eyes, in eye distances), where the eyes' middle is from the crop's centre and how far apart the eyes are
     (crop sides)."""
     points = np.asarray(points, np.float64)
-    left, right = points[list(EYES[0])].mean(0), points[list(EYES[1])].mean(0)
+    left, right = eye_centres(points)
     middle = (left + right) / 2 / size - 0.5
-    return np.array([np.arctan2(*(right - left)[::-1]), yaw_degrees(points) / 90, upright(points)[NOSE_TIP, 1],
+    return np.array([np.radians(roll_degrees(points)), yaw_degrees(points) / 90, upright(points)[NOSE_TIP, 1],
                      middle[0], middle[1], np.linalg.norm(right - left) / size], np.float32)
 
 
