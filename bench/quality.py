@@ -25,6 +25,8 @@ from pathlib import Path
 import yaml
 
 from bench.extract import machine
+from cloud import sweep
+from faceswap.core.cli import UserError
 
 LINKED = ("faceswap", "stages", "dvc.yaml", "requirements.txt", "data/raw", "data/frames", "data/crops",
           "data/filtered", "data/alignments", "data/labels", "data/reference", "data/exclude", "models/mask")
@@ -37,15 +39,13 @@ COLUMNS = {"expression_landmark_error": "expr. error", "eye_openness_correlation
 
 
 def changed_params(changes: list[str]) -> dict:
-    """This project's params with ``section.key=value`` changes (values read as YAML)."""
+    """This project's params with ``section.key=value`` changes (one value each, read as ``cloud.sweep`` reads them)."""
     params = yaml.safe_load(Path("params.yaml").read_text())
-    for change in changes:
-        key, _, value = change.partition("=")
-        section, _, name = key.partition(".")
-        if section not in params or name not in params[section]:
-            sys.exit(f"error: -S {change}: params.yaml has no {key}")
-        params[section][name] = yaml.safe_load(value)
-    return params
+    try:
+        (change,) = sweep.grid(sweep.axes(changes, params))
+    except (UserError, ValueError) as error:
+        sys.exit(f"error: {error}" if isinstance(error, UserError) else "error: -S takes one value per key here")
+    return sweep.apply(params, change)
 
 
 def prepare(folder: Path, changes: list[str], go_on_from: Path | None) -> None:

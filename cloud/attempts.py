@@ -1,8 +1,9 @@
 """A training attempt's record in the DVC remote, under ``<remote>/attempts/<id>/``.
 
-The instance uploads ``dvc.lock``, ``bootstrap.log`` and, under ``outs/``, the training stage's outputs that
-DVC does not push (metrics and plots, ``cache: false``) before it powers off, so they outlive it: ``logs``
-reads the log, and ``fetch`` takes the rest so that ``dvc pull`` brings the model and ``dvc status`` is clean.
+The instance mirrors its checkpoints under ``checkpoints/`` as it trains (the next instance of a reclaimed attempt
+resumes from them), and at the end uploads ``dvc.lock`` and, under ``outs/``, the training stage's outputs that
+DVC does not push (metrics and plots, ``cache: false``): ``fetch`` takes them so that ``dvc pull`` brings the
+model and ``dvc status`` is clean.
 """
 
 import re
@@ -16,7 +17,6 @@ from cloud.origin import TRAIN_STAGE, DvcRemote
 from faceswap.core.cli import UserError
 
 LOCK = "dvc.lock"
-LOG = "bootstrap.log"
 OUTS = "outs"  # + the output's path in the repository
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -51,19 +51,6 @@ def read(remote: DvcRemote, attempt: str, name: str) -> bytes | None:
             return s3.get_object(Bucket=remote.bucket, Key=key)["Body"].read()
         except s3.exceptions.NoSuchKey:
             return None
-
-
-def exists(remote: DvcRemote, attempt: str, name: str) -> bool:
-    s3 = s3_client(remote)
-    key = f"{prefix(remote, attempt)}/{name}"
-    with aws.errors(f"looking for s3://{remote.bucket}/{key}"):
-        try:
-            s3.head_object(Bucket=remote.bucket, Key=key)
-        except s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                return False
-            raise
-    return True
 
 
 def differences(recorded, here, name: str) -> list[str]:
@@ -105,3 +92,11 @@ def merge_lock(local: Path, attempt_lock: str) -> None:
         if name == TRAIN_STAGE or name not in stages:
             stages[name] = entry
     local.write_text(yaml.safe_dump(ours, sort_keys=False))
+
+
+def has_any(remote: DvcRemote, attempt: str, folder: str) -> bool:
+    """Whether anything is stored under the attempt's ``folder`` (its mirrored checkpoints, say)."""
+    s3 = s3_client(remote)
+    key = f"{prefix(remote, attempt)}/{folder}/"
+    with aws.errors(f"looking under s3://{remote.bucket}/{key}"):
+        return s3.list_objects_v2(Bucket=remote.bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0) > 0

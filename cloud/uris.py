@@ -1,8 +1,8 @@
 """The URLs a launch hands the instance: never with credentials in them, and an MLflow server it can reach.
 
-Whatever goes into user data can be read back by anyone allowed ``ec2:DescribeInstanceAttribute`` (read-only
-policies grant it), and ``launch --dry-run`` prints it; so a token inside a URL is refused, and the safe way
-named: an SSM SecureString parameter that the instance reads with its role.
+The task's envs and workdir are shown by ``sky jobs queue``, SkyPilot's dashboard and ``launch --dry-run``, so a
+token inside a URL is refused, and the safe way named: the environment of the launching machine, from which
+``launch`` hands the value to SkyPilot as a secret (``GIT_TOKEN``, ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``).
 """
 
 import ipaddress
@@ -19,9 +19,8 @@ def has_credentials(url: str) -> bool:
 
 def check_git_url(url: str, where: str) -> str:
     if has_credentials(url):
-        raise UserError(f"{where}: the URL holds credentials, which would be copied into the instance's user data; "
-                        "give it without them and put the token in an SSM SecureString parameter: "
-                        "--git-token-parameter NAME")
+        raise UserError(f"{where}: the URL holds credentials, which would be shown with the task; give it without "
+                        "them and set GIT_TOKEN here: SkyPilot clones with it as a secret")
     return url
 
 
@@ -38,9 +37,9 @@ def is_loopback(host: str) -> bool:
 def check_mlflow_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if has_credentials(uri):
-        raise UserError("--mlflow-uri: the URI holds credentials, which would be copied into the instance's user "
-                        "data; give it without them and put USERNAME:PASSWORD in an SSM SecureString parameter: "
-                        "--mlflow-credentials-parameter NAME")
+        raise UserError("--mlflow-uri: the URI holds credentials, which would be shown with the task; give it "
+                        "without them and set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD here: launch "
+                        "hands them to SkyPilot as secrets")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"--mlflow-uri {uri}: the instance can only log to an MLflow server; give its http:// or "
                         "https:// URL (a sqlite:, file: or local store stays on this machine)")

@@ -72,7 +72,7 @@ def sh(*args, cwd, check=True) -> subprocess.CompletedProcess:
 
 def git_dvc_repo(root: Path) -> Path:
     """A git + DVC repository in ``root`` holding the project's code, params and DVC config, nothing committed."""
-    copy_project(root, (*PIPELINE_FILES, "cloud", ".gitignore"))
+    copy_project(root, (*PIPELINE_FILES, "cloud", ".gitignore", ".sky.yaml"))
     sh("git", "init", "-q", cwd=root)
     sh("git", "config", "user.email", "test@example.com", cwd=root)
     sh("git", "config", "user.name", "test", cwd=root)

@@ -12,6 +12,10 @@ MLflow run in ``models/run.json``, which ``dvc.lock`` records) and one a kept at
 A new checkpoint is written whole under a temporary name and flushed to disk, then ``latest`` becomes
 ``previous`` and the new one becomes ``latest``, both by rename: a kill or a power cut at any moment leaves at
 least one complete checkpoint. One that cannot be read (empty, truncated) is skipped with a warning.
+
+Where ``FACESWAP_CHECKPOINT_MIRROR`` names a folder (on a cloud instance, the attempt's bucket mounted by
+SkyPilot), each new checkpoint is also copied there the same way, so that a spot instance reclaimed at any moment
+leaves the next one a complete checkpoint to resume from (``cloud/run.sh`` copies the mirror back before training).
 """
 
 import hashlib
@@ -30,6 +34,7 @@ STATE = "state.json"
 KEEP = 3  # attempts kept: a few learning rates tried and gone back to, at one model's size each (x2)
 FETCHED = ".fetched"  # in an attempt's folder, the cloud attempt it came from; in .dvcignore: this machine's mark
 ATTEMPT_NAME = re.compile(r"[0-9a-f]{16}")  # attempt_digest's
+MIRROR = "FACESWAP_CHECKPOINT_MIRROR"
 
 
 def attempt_digest(attempt: dict) -> str:
@@ -62,6 +67,21 @@ def warm_start_file(state: dict) -> Path | None:
     return Path(init["file"]).resolve() if isinstance(init, dict) and init.get("file") else None
 
 
+def install_latest(folder: Path, write) -> None:
+    """Make what ``write(incoming)`` puts in a new folder the ``latest`` checkpoint of ``folder``, the one before
+    becoming ``previous``: written whole and flushed first, then renamed, so that a kill leaves one complete."""
+    latest, previous, incoming = folder / "latest", folder / "previous", folder / ".incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    write(incoming)
+    fsync_tree(incoming)
+    if (latest / STATE).exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        replace(latest, previous)
+    shutil.rmtree(latest, ignore_errors=True)  # an incomplete one, if any
+    replace(incoming, latest)
+
+
 class Checkpoints:
     def __init__(self, folder: Path, run_file: Path | None = None):
         """``run_file``: the current model's MLflow run (``models/run.json``), whose attempt is always kept."""
@@ -73,17 +93,15 @@ class Checkpoints:
     def save(self, model, state: dict) -> None:
         """Write ``model`` and ``state`` (whose ``attempt`` names the folder) as the attempt's latest checkpoint."""
         folder = self.attempt_folder(state["attempt"])
-        latest, previous, incoming = folder / "latest", folder / "previous", folder / ".incoming"
-        shutil.rmtree(incoming, ignore_errors=True)
-        incoming.mkdir(parents=True)
-        model.save(incoming / MODEL)
-        write_json(incoming / STATE, state)
-        fsync_tree(incoming)
-        if (latest / STATE).exists():
-            shutil.rmtree(previous, ignore_errors=True)
-            replace(latest, previous)
-        shutil.rmtree(latest, ignore_errors=True)  # an incomplete one, if any
-        replace(incoming, latest)
+
+        def write(incoming: Path) -> None:
+            model.save(incoming / MODEL)
+            write_json(incoming / STATE, state)
+
+        install_latest(folder, write)
+        if os.environ.get(MIRROR):
+            install_latest(Path(os.environ[MIRROR]) / folder.name,
+                           lambda incoming: shutil.copytree(folder / "latest", incoming, dirs_exist_ok=True))
         self._drop_oldest(keep=folder)
 
     def attempts(self) -> list[Path]:

@@ -1,9 +1,8 @@
-"""Fixtures of the cloud tests: moto_server as AWS, a project pushed to a git remote, a fake instance metadata
-service, and a forward proxy that lets the "instance" reach an MLflow server by a name that is not loopback."""
+"""Fixtures of the cloud tests: moto_server as AWS, a project pushed to a git remote, SkyPilot's home with a seeded
+catalog, and a forward proxy that lets the "instance" reach an MLflow server by a name that is not loopback."""
 
 import http.client
 import http.server
-import json
 import threading
 from urllib.parse import urlsplit
 
@@ -12,11 +11,9 @@ import pytest
 
 from tests.cloud.support import (
     ACCESS_KEY,
-    AMI_PARAMETER,
     BUCKET,
     MLFLOW_PASSWORD,
     MLFLOW_USER,
-    PROFILE,
     SECRET_KEY,
     push_to_new_origin,
     with_remote,
@@ -26,19 +23,43 @@ from tests.helpers import git_dvc_repo, running_mlflow_server
 
 @pytest.fixture
 def aws(s3_endpoint, monkeypatch):
-    """moto_server as the AWS endpoint, with the bucket, the instance profile and an AMI parameter in it."""
+    """moto_server as the AWS endpoint, with the DVC remote's bucket in it; the launcher's own credentials."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    session = boto3.Session()
-    s3, iam, ssm, client = (session.client(name) for name in ("s3", "iam", "ssm", "ec2"))
+    s3 = boto3.client("s3")
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
-        iam.create_instance_profile(InstanceProfileName=PROFILE)
-        ami = client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        ssm.put_parameter(Name=AMI_PARAMETER, Value=ami, Type="String")
-    return client
+    return s3
+
+
+# SkyPilot's catalog of EC2 offers, as its fetcher writes it (sky/catalog/data_fetchers/fetch_aws.py), cut to
+# what the tests launch: seeded, so that SkyPilot reads it instead of downloading the real one
+VMS = ("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,"
+       "AvailabilityZone,Arch,LocalDiskType,NVMeSupported,LocalDiskSize,LocalDiskCount,MaximumEfaInterfaces")
+T4 = "\"{'Gpus': [{'Name': 'T4', 'Manufacturer': 'NVIDIA', 'Count': 1, 'MemoryInfo': {'SizeInMiB': 16384}}]}\""
+OFFERS = [f"g4dn.xlarge,T4,1.0,4.0,16.0,{T4},0.526,{spot},{region},{zone},x86_64,ssd,True,125,1,0"
+          for region, zone, spot in (("us-east-1", "use1-az1", 0.1578), ("us-east-1", "use1-az2", 0.1684),
+                                     ("us-west-2", "usw2-az1", 0.2104))]
+OFFERS += [f"m6i.large,,,2.0,8.0,,0.096,0.035,{region},{zone},x86_64,,,,,0"
+           for region, zone in (("us-east-1", "use1-az1"), ("us-west-2", "usw2-az1"))]
+
+
+@pytest.fixture
+def sky_home(tmp_path, monkeypatch):
+    """A HOME whose ``~/.sky`` holds the seeded catalog (and will hold SkyPilot's state), nothing else."""
+    home = tmp_path / "sky-home"
+    catalogs = home / ".sky/catalogs/v8"
+    (catalogs / "aws").mkdir(parents=True)
+    (catalogs / "common").mkdir()
+    (catalogs / "aws/vms.csv").write_text("\n".join([VMS, *OFFERS]) + "\n")
+    (catalogs / "aws/images.csv").write_text("Tag,Region,OS,OSVersion,ImageId,CreationDate\n")
+    (catalogs / "aws/instance_quota_mapping.csv").write_text("InstanceType,QuotaCode\n")
+    (catalogs / "common/accelerators.csv").write_text("AcceleratorName,Clouds\nT4,\"['AWS']\"\n")
+    (catalogs / "common/metadata.csv").write_text("GPU,MemoryGB,Manufacturer\nT4,16,NVIDIA\n")
+    monkeypatch.setenv("HOME", str(home))
+    return home
 
 
 @pytest.fixture
@@ -49,58 +70,6 @@ def laptop(tmp_path, aws, s3_endpoint, monkeypatch):
     push_to_new_origin(root)
     monkeypatch.chdir(root)
     return root
-
-
-class MetadataService(http.server.ThreadingHTTPServer):
-    """The EC2 instance metadata service as far as the spot notice goes, IMDSv2 only: a GET without the token
-    that a PUT handed out gets 401. ``notice`` is a callable giving the instance-action or None (404)."""
-
-    TOKEN = "imds-token-1"
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), MetadataHandler)
-        self.notice = lambda: None
-        self.requests = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class MetadataHandler(http.server.BaseHTTPRequestHandler):
-    def answer(self, status: int, body: str = "") -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body.encode())))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def do_PUT(self):
-        self.server.requests.append(("PUT", self.path))
-        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
-            self.answer(200, MetadataService.TOKEN)
-        else:
-            self.answer(400)
-
-    def do_GET(self):
-        self.server.requests.append(("GET", self.path))
-        if self.headers.get("X-aws-ec2-metadata-token") != MetadataService.TOKEN:
-            self.answer(401)
-        elif self.path == "/latest/meta-data/spot/instance-action" and (notice := self.server.notice()):
-            self.answer(200, json.dumps(notice))
-        else:
-            self.answer(404)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def metadata():
-    service = MetadataService()
-    threading.Thread(target=service.serve_forever, daemon=True).start()
-    yield service
-    service.shutdown()
-    service.server_close()
 
 
 class ForwardProxy(http.server.ThreadingHTTPServer):

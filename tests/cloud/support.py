@@ -1,20 +1,22 @@
-"""What the cloud tests share: the launcher run as a user runs it, the loopback bucket as the DVC remote, and the
-user data run here as on an instance."""
+"""What the cloud tests share: the launcher run as a user runs it (in SkyPilot's venv), the loopback bucket as the
+DVC remote, and a SkyPilot task's ``run`` executed here as SkyPilot executes it on an instance."""
 
-import base64
 import os
 import subprocess
+import sys
+from pathlib import Path
 
-from cloud import ec2
-from tests.helpers import run_module, sh, tool_env, use_loopback_remote
+import yaml
+
+from tests.helpers import REPO, sh, tool_env, use_loopback_remote
 
 BUCKET = "faceswap-cloud"
-PROFILE = "faceswap-test"
-AMI_PARAMETER = "/faceswap-test/ami"
-# credentials only the launching machine has; they must never reach user data or tags
+# credentials only the launching machine has; they must never reach the task, a log or a tag
 ACCESS_KEY, SECRET_KEY = "AKIAFAKELAUNCHERKEY1", "launcher-secret-must-not-leak"
 MLFLOW_SERVER = "http://mlflow.example:5000"
 MLFLOW_USER, MLFLOW_PASSWORD = "trainer", "trainer-password-never-printed"  # of the test's MLflow login
+# SkyPilot lives in a venv of its own (requirements-cloud.txt); CI makes it as README says
+CLOUD_PYTHON = Path(os.environ.get("FACESWAP_CLOUD_PYTHON", REPO / ".venv-cloud/bin/python"))
 
 
 def with_remote(root, endpoint):
@@ -24,7 +26,7 @@ def with_remote(root, endpoint):
 
 
 def push_to_new_origin(root):
-    """Commit everything and push it to a bare repository beside ``root``, the instance's git remote."""
+    """Commit everything and push it to a bare repository beside ``root``, the git remote SkyPilot clones."""
     bare = root.with_name(f"{root.name}-origin.git")
     sh("git", "init", "-q", "--bare", str(bare), cwd=root.parent)
     sh("git", "add", "-A", cwd=root)
@@ -34,36 +36,44 @@ def push_to_new_origin(root):
     return bare
 
 
-def cloud(*args, cwd=None):
-    return run_module("cloud", *args, cwd=cwd, check=False)
+def cloud(*args, cwd=None, env=None):
+    """``python -m cloud ...`` with SkyPilot's venv, in ``cwd`` (default: the working directory)."""
+    if not CLOUD_PYTHON.exists():
+        raise AssertionError(f"{CLOUD_PYTHON} is missing: python3 -m venv .venv-cloud && .venv-cloud/bin/pip install "
+                             "-r requirements-cloud.txt (README: Training in the cloud), or set FACESWAP_CLOUD_PYTHON")
+    where = Path(cwd or Path.cwd())
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": str(where), "SKYPILOT_DISABLE_USAGE_COLLECTION": "1"}
+    return subprocess.run([str(CLOUD_PYTHON), "-m", "cloud", *args], cwd=where, env=environment,
+                          capture_output=True, text=True)
 
 
 def launch_args(attempt, *extra, mlflow_uri=MLFLOW_SERVER):
     mlflow = ("--mlflow-uri", mlflow_uri) if mlflow_uri else ()
-    return ("launch", "--attempt", attempt, "--ami-parameter", AMI_PARAMETER, "--instance-profile", PROFILE,
-            *mlflow, *extra)
+    return ("launch", "--attempt", attempt, *mlflow, *extra)
 
 
-def instance_of(client, attempt):
-    """The attempt's newest instance."""
-    return ec2.instances(client, attempt)[-1]
+def dry_run_tasks(output: str) -> list[dict]:
+    """The tasks a ``--dry-run`` printed (each after its ``# attempt ...`` line), as dicts."""
+    parts = output.split("# attempt ")[1:]
+    return [yaml.safe_load(part.split("\n", 1)[1].split("\n# plan")[0]) for part in parts]
 
 
-def user_data_of(client, instance_id) -> str:
-    value = client.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]["Value"]
-    return base64.b64decode(value).decode()
-
-
-def run_user_data(script, workdir, metadata_url, **env):
-    """Run user data here as on an instance: nothing installed, power-off only echoed, S3 via the remote's endpoint,
-    the instance metadata service at ``metadata_url`` (on loopback), ``env`` added."""
-    workdir.mkdir()
-    (workdir / "user-data").write_text(script)
-    environment = {k: v for k, v in tool_env().items() if k != "AWS_ENDPOINT_URL"}
-    environment.update(FACESWAP_SKIP_INSTALL="1", FACESWAP_POWEROFF="echo poweroff", FACESWAP_WORKDIR=str(workdir),
-                       FACESWAP_METADATA_URL=metadata_url, FACESWAP_POLL_SECONDS="0.5", **env)
-    return subprocess.run(["bash", str(workdir / "user-data")], cwd=workdir, env=environment, capture_output=True,
-                          text=True)
+def run_task(task: dict, workdir: Path, mount: Path, env: dict | None = None, wait: bool = True):
+    """Run ``task`` here as SkyPilot runs it on a fresh instance: its workdir cloned at its ref, its envs and secrets
+    in the environment, its ``run`` in bash; ``mount`` stands in for its bucket mount, and this Python's tools for
+    the venv its ``setup`` makes. A Popen in its own process group when not ``wait``."""
+    sh("git", "clone", "-q", task["workdir"]["url"], str(workdir), cwd=workdir.parent)
+    sh("git", "checkout", "-q", task["workdir"]["ref"], cwd=workdir)
+    home = workdir.with_name(f"{workdir.name}-home")
+    (home / "faceswap-venv").mkdir(parents=True)
+    (home / "faceswap-venv/bin").symlink_to(Path(sys.executable).parent)
+    environment = {k: v for k, v in tool_env().items() if k != "AWS_ENDPOINT_URL"}  # the instance: its role
+    environment.update({**task["envs"], "CHECKPOINT_MOUNT": str(mount), "HOME": str(home), **(env or {})})
+    command = ["bash", "-c", task["run"]]
+    if not wait:
+        return subprocess.Popen(command, cwd=workdir, env=environment, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True)
 
 
 def moto_client(name):

@@ -7,7 +7,7 @@ import os
 import keras
 import pytest
 
-from faceswap.train.checkpoints import FETCHED, MODEL, Checkpoints
+from faceswap.train.checkpoints import FETCHED, MIRROR, MODEL, Checkpoints
 from tests.helpers import git_dvc_repo, sh
 
 
@@ -81,3 +81,21 @@ def test_with_the_run_file_damaged_no_attempt_is_dropped(tmp_path, model, caplog
         checkpoints.save(model, {"step": 1, "attempt": {"name": name}})
     assert len(checkpoints.attempts()) == 5
     assert "run.json cannot be read (JSONDecodeError)" in caplog.text and "every attempt is kept" in caplog.text
+
+
+def test_each_checkpoint_is_mirrored_whole_where_the_cloud_instance_mounts_its_bucket(tmp_path, model, monkeypatch):
+    """``FACESWAP_CHECKPOINT_MIRROR``: the latest checkpoint and the one before it, complete, in the mirror too; a
+    fresh folder restored from the mirror resumes at its step."""
+    mirror = tmp_path / "bucket-mount"
+    monkeypatch.setenv(MIRROR, str(mirror))
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    attempt = {"name": "cloud"}
+    for step in (2, 4):
+        checkpoints.save(model, {"step": step, "attempt": attempt, "run_id": "run-1"})
+    copy = mirror / checkpoints.attempt_folder(attempt).name
+    assert sorted(p.name for p in copy.iterdir()) == ["latest", "previous"]
+    for name in ("latest", "previous"):
+        assert {p.name: p.read_bytes() for p in (copy / name).iterdir()} == {
+            p.name: p.read_bytes() for p in (checkpoints.attempt_folder(attempt) / name).iterdir()}
+    restored = Checkpoints(mirror)  # what the next instance copies back
+    assert restored.restore(model, attempt)["step"] == 4
