@@ -12,14 +12,14 @@ crop: training computes them after its random moves (``train.augment``).
 
 import numpy as np
 
-from faceswap.faces.pose import NOSE_TIP, yaw_degrees
+from faceswap.faces.pose import yaw_degrees
 
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))  # dlib: outer corner, top 2, inner corner, bottom 2
 INNER_LIPS = (60, 61, 62, 63, 64, 65, 66, 67)
 BROWS = (range(17, 22), range(22, 27))
 MOUTH_CORNERS, UPPER_LIP_TOP, LOWER_LIP_BOTTOM, CHIN = (48, 54), 51, 57, 8
 EXPRESSION = ("eye_openness", "mouth_openness", "lips_apart", "mouth_width", "smile", "brow_raise", "jaw_drop")
-POSE = ("roll", "yaw", "pitch", "eyes_x", "eyes_y", "eye_distance")
+POSE = ("roll", "yaw", "eyes_x", "eyes_y", "eye_distance")  # no nod: it stood in for the eyelids (BENCHMARKS.md)
 FEATURES = EXPRESSION + POSE
 # dlib's 68 points of a face mirrored left to right: point i of the mirrored face is point MIRRORED[i] of the face
 MIRRORED = np.array([*range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, *range(35, 30, -1),
@@ -82,14 +82,13 @@ def expression_features(points: np.ndarray) -> np.ndarray:
 
 def pose_in_crop(points: np.ndarray, size: int) -> np.ndarray:
     """The POSE features of a face's 68 landmarks in pixels of its ``size`` px aligned crop, float32: the eye
-    line's tilt (radians), the turn (``pose.yaw_degrees``, in right angles), the nod (the nose tip below the
-    eyes, in eye distances), where the eyes' middle is from the crop's centre and how far apart the eyes are
-    (crop sides)."""
+    line's tilt (radians), the turn (``pose.yaw_degrees``, in right angles), where the eyes' middle is from the
+    crop's centre and how far apart the eyes are (crop sides)."""
     points = np.asarray(points, np.float64)
     left, right = eye_centres(points)
     middle = (left + right) / 2 / size - 0.5
-    return np.array([np.radians(roll_degrees(points)), yaw_degrees(points) / 90, upright(points)[NOSE_TIP, 1],
-                     middle[0], middle[1], np.linalg.norm(right - left) / size], np.float32)
+    return np.array([np.radians(roll_degrees(points)), yaw_degrees(points) / 90, middle[0], middle[1],
+                     np.linalg.norm(right - left) / size], np.float32)
 
 
 def face_features(landmarks, size: int) -> np.ndarray:

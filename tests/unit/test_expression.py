@@ -80,7 +80,7 @@ def test_a_decoder_told_the_expression_learns_to_draw_what_it_says(tmp_path):
     told = {side: rng.normal(3.0, 2.0, (16, len(FEATURES))).astype(np.float32) for side in ("target", "source")}
     model = build_autoencoder("light", expression_statistics(told))
     assert takes_expressions(model) and not takes_expressions(build_autoencoder("light"))
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mae")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")  # 2e-3 saturated the sigmoid on 2 of 4 seeds
     grey = np.full((16, 64, 64, 3), 0.5, np.float32)
     wanted = {side: np.broadcast_to((1 / (1 + np.exp(-(values[:, :1] - 3) / 2)))[:, :, None, None], grey.shape)
               for side, values in told.items()}
@@ -104,17 +104,17 @@ def test_a_warm_start_across_expression_input_stops_naming_both_models(tmp_path)
 
 
 def test_the_pose_in_the_crop_follows_a_turn_a_shift_and_a_mirror(aligned_faces):
-    """Roll in radians, the eyes' middle from the crop's centre and their distance in crop sides, the nose's
-    offset in eye distances; a mirrored face (relabelled as dlib finds it) turns and tilts the other way."""
+    """Roll in radians, the turn, the eyes' middle from the crop's centre and their distance in crop sides; a
+    mirrored face (relabelled as dlib finds it) turns and tilts the other way."""
     record = read_index(aligned_faces / "data/alignments/target")[0]
     points = aligned_landmarks({**record, "aligned_size": 64}, 64)  # the fixture's faces are 64 px
-    roll, yaw, pitch, x, y, distance = pose_in_crop(points, 64)
+    roll, yaw, x, y, distance = pose_in_crop(points, 64)
     centre = np.array([31.5, 31.5])
     angle = np.radians(10)
     turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     turned = pose_in_crop((points - centre) @ turn.T + centre + (6.4, 0), 64)
-    assert turned[0] == pytest.approx(roll + angle, abs=1e-5) and turned[1:3] == pytest.approx([yaw, pitch], abs=1e-5)
-    assert turned[5] == pytest.approx(distance, abs=1e-6) and turned[3] > x + 0.05
+    assert turned[0] == pytest.approx(roll + angle, abs=1e-5) and turned[1] == pytest.approx(yaw, abs=1e-5)
+    assert turned[4] == pytest.approx(distance, abs=1e-6) and turned[2] > x + 0.05
     mirrored = (points * (-1, 1) + (63, 0))[MIRRORED]
     assert pose_in_crop(mirrored, 64)[:2] == pytest.approx([-roll, -yaw], abs=1e-5)
     features = face_features([points, mirrored], 64)
