@@ -24,9 +24,11 @@ CHECKPOINTS = "checkpoints"  # under the attempt's prefix
 SECRETS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 GPUS = "T4:1"  # a g4dn.xlarge, the cheapest NVIDIA GPU on EC2
 VENV = "$HOME/faceswap-venv"  # made by setup, on PATH for run
+PYTHON = "3.12"  # whatever the image has: uv (which SkyPilot installs on every instance) fetches this one
 SETUP = f"""set -e
-python3 -m venv {VENV} || {{ sudo apt-get update && sudo apt-get install -y python3-venv && python3 -m venv {VENV}; }}
-{VENV}/bin/pip install --quiet --disable-pip-version-check -r requirements-gpu.txt
+UV=$HOME/.local/bin/uv
+$UV venv --allow-existing --python {PYTHON} {VENV}
+VIRTUAL_ENV={VENV} $UV pip install --quiet -r requirements-gpu.txt
 """
 RUN = f"""PATH={VENV}/bin:$PATH bash cloud/run.sh
 """
