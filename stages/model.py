@@ -16,6 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
 import mlflow
+import numpy as np
 
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_file, output_lock, write_json
@@ -32,12 +33,13 @@ from faceswap.train import (
     networks,
     regions,
     schedule,
+    stream,
     tracking,
     warm_start,
 )
 from faceswap.train.checkpoints import Checkpoints, files_digest
 from faceswap.train.feeder import BatchFeeder
-from faceswap.train.loop import load_faces, preview_grid, train
+from faceswap.train.loop import preview_grid, train
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder, expression_statistics
 from faceswap.train.schedule import WarmupCosine, warp_until
@@ -47,7 +49,7 @@ CADENCE = ("steps", "log_every", "preview_every", "checkpoint_every")
 # The code that decides what a training step computes (this script builds the optimizer): an edit to any of it
 # starts a fresh attempt rather than crediting the new code with weights the old one trained.
 TRAINING_CODE = (__file__, *(m.__file__ for m in (augment, distribute, expression, feeder, holdout, loop, losses,
-                                                   networks, regions, schedule, warm_start)))
+                                                   networks, regions, schedule, stream, warm_start)))
 
 
 def attempt_identity(p) -> dict:
@@ -84,8 +86,8 @@ def training_faces(p) -> dict:
                             f"choose one of {', '.join(ARCHITECTURES)}")
     data = {}
     for side in SIDES:
-        data[side] = load_faces(paths.stage_output("alignments", side), ARCHITECTURES[p.architecture].size)
-        if len(data[side][0]) == 0:
+        data[side] = stream.TrainingFaces(paths.stage_output("alignments", side), ARCHITECTURES[p.architecture].size)
+        if len(data[side]) == 0:
             raise cli.UserError(f"{paths.stage_output('alignments', side)}: no aligned face to train on; "
                                 f"give {paths.raw(side)} videos with a visible face, or relax filtered.*")
     return data
@@ -119,8 +121,8 @@ class Attempt:
         self.first_step = state["step"] if state else 0
         self.curve = state["curve"] if state else ["step,loss_target,loss_source"]
         self.summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps these
-        self.samples = {side: tuple(part[:: max(1, len(data[side][0]) // 4)][:4] for part in (faces, landmarks))
-                        for side, (faces, _, landmarks) in data.items()}
+        self.samples = {side: faces.read(np.arange(0, len(faces), max(1, len(faces) // 4))[:4])[::2]
+                        for side, faces in data.items()}  # four faces and their landmarks
         self.run_id = None
 
     def log_preview(self, step: int) -> None:
@@ -155,7 +157,7 @@ def tag_run(run, state: dict | None, all_params: dict, data: dict, init: dict | 
         mlflow.log_params(tracking.flatten(all_params))
     mlflow.set_tags({**tracking.git_tags(), **tracking.dvc_input_tags("model"), "machine": tracking.machine(),
                      "keras_backend": keras.backend.backend(),
-                     "faces_target": len(data["target"][0]), "faces_source": len(data["source"][0]),
+                     "faces_target": len(data["target"]), "faces_source": len(data["source"]),
                      **({f"init_{key}": value for key, value in init.items()} if init else {"init": "random"})})
 
 
@@ -189,7 +191,7 @@ def run_attempt(attempt: Attempt, state: dict | None, all_params: dict, data: di
         tag_run(run, state, all_params, data, attempt.identity["init"])
         if not state:
             attempt.log_preview(0)  # the untrained model: where the MLflow UI's image slider starts
-        with BatchFeeder(data, p.batch_size, [p.seed, attempt.first_step], first_step=attempt.first_step,
+        with BatchFeeder(data, p.batch_size, p.seed, first_step=attempt.first_step,
                          warp_until=warp_until(p.steps, p.warp_off_share), expressions=p.expression_input) as batches:
             try:
                 train(autoencoder, batches, attempt.first_step, p, attempt.on_stretch)
@@ -218,7 +220,7 @@ def main() -> None:
         identity = attempt_identity(p)
         checkpoints = Checkpoints(paths.CHECKPOINTS, run_file=paths.RUN_FILE)
         statistics = expression_statistics(
-            {side: face_features(landmarks, faces.shape[1]) for side, (faces, _, landmarks) in data.items()}
+            {side: face_features(faces.landmarks, faces.size) for side, faces in data.items()}
         ) if p.expression_input else None
         autoencoder, state = restore_or_build(p, identity, checkpoints, statistics)
         attempt = Attempt(p, autoencoder, checkpoints, identity, state, data, statistics)

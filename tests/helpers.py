@@ -224,3 +224,16 @@ def use_loopback_remote(root: Path, endpoint: str, bucket: str) -> None:
     (root / ".dvc/config.local").write_text(
         f"[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://{bucket}/store\n"
         f"    endpointurl = {endpoint}\n")
+
+
+def all_faces(folder: Path, size: int):
+    """Every training face of a side at once, ``(faces, maps, landmarks)``, as ``TrainingFaces`` reads them."""
+    import numpy as np
+
+    from faceswap.train.stream import TrainingFaces
+
+    faces = TrainingFaces(folder, size)
+    try:
+        return faces.read(np.arange(len(faces)))
+    finally:
+        faces.close()

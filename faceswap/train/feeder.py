@@ -1,5 +1,6 @@
-"""The input pipeline: a background thread augments batches a few steps ahead of the trainer, so that the
-augmentation's work (backend kernels, which release the GIL) overlaps the training step instead of adding to it."""
+"""The input pipeline: a background thread reads (``stream.TrainingFaces``) and augments batches a few steps ahead
+of the trainer, so that the decoding and the augmentation (OpenCV and backend kernels, which release the GIL)
+overlap the training step instead of adding to it."""
 
 import queue
 import threading
@@ -9,11 +10,13 @@ import numpy as np
 
 from faceswap.faces.expression import face_features
 from faceswap.train.augment import augment_batch
+from faceswap.train.stream import EpochOrder
 
 
 class BatchFeeder:
     """Batches ``((target inputs, source inputs), (target targets, source targets))`` of ``batch_size`` faces
-    drawn at random from each side's ``(faces, maps, landmarks)``, for the steps from ``first_step`` on: from
+    of each side's ``stream.TrainingFaces``, in each side's ``EpochOrder`` (seeded by ``seed``: a run resumed at
+    ``first_step`` reads the faces it would have read), for the steps from ``first_step`` on: from
     step ``warp_until`` the inputs are not warped (``schedule.warp_until``). With ``expressions`` the inputs
     are followed by the chosen faces' features (``faces.expression.face_features`` of their landmarks as the
     augmentation moved them), target then source, for a ``model.expression_input`` model.
@@ -26,26 +29,27 @@ class BatchFeeder:
                  warp_until: int | None = None, expressions: bool = False):
         self.data, self.batch_size, self.expressions = data, batch_size, expressions
         self.step, self.warp_until = first_step, warp_until
+        self.orders = [EpochOrder(len(faces), [seed, side]) for side, faces in enumerate(data.values())]
         self.busy_seconds = 0.0
         self._queue: queue.Queue = queue.Queue(ahead)
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._fill, args=(np.random.default_rng(seed),), daemon=True,
-                                        name="batch-feeder")
+        self._thread = threading.Thread(target=self._fill, args=(np.random.default_rng([seed, first_step]),),
+                                        daemon=True, name="batch-feeder")
         self._thread.start()
 
     def make_batch(self, rng: np.random.Generator):
         """The next step's batch."""
         warp = self.warp_until is None or self.step < self.warp_until
-        self.step += 1
         inputs, targets, told = [], [], []
-        for faces, maps, landmarks in self.data.values():
-            chosen = rng.integers(0, len(faces), self.batch_size)
-            side_inputs, side_targets, moved = augment_batch(rng, faces[chosen], maps[chosen], landmarks[chosen], warp)
+        for side, order in zip(self.data.values(), self.orders, strict=True):
+            faces, maps, landmarks = side.read(order.indices(self.step, self.batch_size))
+            side_inputs, side_targets, moved = augment_batch(rng, faces, maps, landmarks, warp)
             inputs.append(side_inputs)
             targets.append(side_targets)
             if self.expressions:
-                told.append(face_features(moved, faces.shape[1]))  # the pose as moved, the expression as it was
+                told.append(face_features(moved, side.size))  # the pose as moved, the expression as it was
+        self.step += 1
         return tuple(inputs + told if self.expressions else inputs), tuple(targets)
 
     def _fill(self, rng: np.random.Generator) -> None:

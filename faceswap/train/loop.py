@@ -9,33 +9,7 @@ import cv2
 import numpy as np
 
 from faceswap.faces.expression import face_features
-from faceswap.media.imageset import decode_image, iter_samples, read_index
-from faceswap.train.holdout import held_out_keys
 from faceswap.train.networks import FaceSwap
-from faceswap.train.regions import aligned_landmarks, eye_and_mouth_masks
-
-
-def load_faces(folder: Path, size: int):
-    """The aligned faces of one side that training sees (all but the held-out ones), uint8 (N, size, size, 3);
-    their maps, uint8 (N, size, size, 3): the landmark mask stored beside each face, then its eye and mouth
-    regions drawn from its landmarks; and those landmarks, float (N, 68, 2) in the faces' pixels."""
-    records = read_index(folder)
-    held_out = held_out_keys([record["key"] for record in records])
-    faces, maps, landmarks = [], [], []
-    for record, files in iter_samples(folder, [r for r in records if r["key"] not in held_out]):
-        face = decode_image(files["jpg"])
-        mask = decode_image(files["mask.png"], cv2.IMREAD_GRAYSCALE)
-        record = {**record, "aligned_size": face.shape[0]}
-        if face.shape[0] != size:
-            face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
-        faces.append(face)
-        points = aligned_landmarks(record, size)
-        maps.append(np.dstack([mask, *eye_and_mouth_masks(points, size)]))
-        landmarks.append(points)
-    if not faces:
-        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, size, size, 3), np.uint8), np.zeros((0, 68, 2))
-    return np.stack(faces), np.stack(maps), np.stack(landmarks)
 
 
 def faces_fingerprint(folders: list[Path]) -> str:

@@ -19,10 +19,11 @@ from faceswap.faces.expression import (
 )
 from faceswap.media.imageset import read_index
 from faceswap.train.feeder import BatchFeeder
-from faceswap.train.loop import load_faces
 from faceswap.train.networks import FaceSwap, build_autoencoder, expression_statistics, takes_expressions
 from faceswap.train.regions import aligned_landmarks
+from faceswap.train.stream import TrainingFaces
 from faceswap.train.warm_start import warm_start
+from tests.helpers import all_faces
 
 
 def test_openness_of_open_and_closed_eyes_and_mouth():
@@ -122,11 +123,11 @@ def test_the_pose_in_the_crop_follows_a_turn_a_shift_and_a_mirror(aligned_faces)
 
 
 def test_the_feeder_tells_the_model_each_face_as_the_augmentation_moved_it(aligned_faces):
-    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    data = {side: TrainingFaces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
     with BatchFeeder(data, 8, seed=0, expressions=True) as feeder:
         (target_in, source_in, target_told, source_told), _ = next(feeder.batches())
     assert target_told.shape == source_told.shape == (8, len(FEATURES))
-    still = face_features(data["target"][2], 64)
+    still = face_features(data["target"].landmarks, 64)
     rolls = target_told[:, len(EXPRESSION)]
     assert np.ptp(rolls) > np.radians(2)  # moved by up to 10 degrees each; two faces only unmoved
     assert np.abs(target_told[:, None, 0] - still[None, :, 0]).min(axis=1).max() < 1e-3  # eyes: as they were
@@ -156,14 +157,14 @@ def test_a_model_told_the_expression_resumes_from_its_checkpoint(aligned_faces, 
 
     p = SimpleNamespace(**{**vars(params.load("model", REPO / "params.yaml")), "expression_input": True,
                            "steps": 3, "log_every": 3, "batch_size": 2})
-    data = {side: load_faces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
-    statistics = expression_statistics({side: face_features(data[side][2], 64) for side in data})
+    data = {side: TrainingFaces(aligned_faces / "data/alignments" / side, 64) for side in ("target", "source")}
+    statistics = expression_statistics({side: face_features(data[side].landmarks, 64) for side in data})
     autoencoder, checkpoints = model_stage.build_compiled(p, statistics), Checkpoints(tmp_path / "checkpoints")
     with BatchFeeder(data, 2, seed=0, expressions=True) as feeder:
         train(autoencoder, feeder, 0, p, lambda *_: checkpoints.save(autoencoder, {"step": 3, "attempt": {}}))
     resumed = model_stage.build_compiled(p, statistics)
     assert checkpoints.restore(resumed, {})["step"] == 3
-    faces, _, points = data["target"]
+    faces, _, points = all_faces(aligned_faces / "data/alignments/target", 64)
     told = face_features(points, 64)
     np.testing.assert_allclose(FaceSwap(resumed).predict(faces / 255.0, told),
                                FaceSwap(autoencoder).predict(faces / 255.0, told), atol=1e-6)
