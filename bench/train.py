@@ -87,12 +87,13 @@ def measure(name: str, batch_size: int, steps: int, xla: bool, repeats: int, scr
     autoencoder = build_autoencoder(name)
     autoencoder.compile(optimizer=keras.optimizers.Adam(5e-4, beta_1=0.5), loss=FaceLoss(), jit_compile=xla)
     with BatchFeeder(data, batch_size, seed=0) as feeder:
-        rng = np.random.default_rng(1)
-        started = time.perf_counter()
-        prepared = [feeder.make_batch(rng) for _ in range(8)]  # the input pipeline alone: read, decode, augment
-        prepare_seconds = (time.perf_counter() - started) / len(prepared)
-
         batches = feeder.batches()
+        prepared = [next(batches) for _ in range(2)]  # the input pipeline alone, its workers full: read, augment
+        started = time.perf_counter()
+        for _ in range(16):
+            next(batches)
+        prepare_seconds = (time.perf_counter() - started) / 16
+
         # the same steps on one batch prepared beforehand: the trainer alone, to see what feeding costs
         fixed = (batch for batch in iter(lambda: prepared[0], None))
         for source in (batches, fixed):  # the first windows of a run are slow whatever feeds them: warm up both

@@ -1,7 +1,9 @@
 """A feature-film-sized source: 10^4 frames (the sample source looped) travel through ``dvc push`` and
 ``dvc pull`` to S3 on loopback as a handful of objects, because frames are packed in tar shards."""
 
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -50,3 +52,15 @@ def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_e
     for path in [*shards, project / "data/frames/source/index.jsonl"]:
         pulled = clone / path.relative_to(project)
         assert pulled.read_bytes() == path.read_bytes()
+
+
+def test_the_scale_benchmark_runs_its_quick_size(tmp_path):
+    """``python -m bench.scale --quick``: every row printed, the faces counted (no timing asserted)."""
+    result = subprocess.run([sys.executable, "-m", "bench.scale", "--quick"], cwd=REPO, capture_output=True,
+                            text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("machine: ") and "2000 faces a side at 32 px" in rows[0]
+    for step in ("write both sides (alignments)", "index both sides (TrainingFaces)", "feed 20 batches"):
+        assert any(row.startswith(step) for row in rows), result.stdout
+    assert list(tmp_path.iterdir()) == []  # its scratch folder removed

@@ -87,3 +87,22 @@ def test_memory_does_not_grow_with_the_number_of_faces(tmp_path, count):
     grown = peak(large) - peak(small)
     held = count * SIZE * SIZE * 3 * 2  # the faces and their maps, were they held
     assert grown < held / 4, (grown, held)
+
+
+def test_a_step_is_fed_the_same_batch_whatever_step_the_run_started_at_and_however_many_workers(tmp_path):
+    """The batch of step k depends on the seed and k alone: a run resumed at k is fed what an unbroken run was,
+    and two workers preparing steps side by side feed the steps in order."""
+    data = {side: TrainingFaces(write_side(tmp_path / side, 40), SIZE) for side in ("target", "source")}
+
+    def fed(first_step: int, workers: int, count: int = 5):
+        with BatchFeeder(data, 4, seed=7, first_step=first_step, workers=workers) as feeder:
+            batches = feeder.batches()
+            return [next(batches) for _ in range(count)]
+
+    unbroken, resumed, alone = fed(0, 2, 8), fed(5, 2, 3), fed(0, 1, 8)
+    for mine, theirs in zip(unbroken[5:], resumed, strict=True):
+        np.testing.assert_array_equal(mine[0][0], theirs[0][0])
+        np.testing.assert_array_equal(mine[1][1], theirs[1][1])
+    for mine, theirs in zip(unbroken, alone, strict=True):
+        np.testing.assert_array_equal(mine[0][1], theirs[0][1])
+    assert not np.array_equal(unbroken[0][0][0], unbroken[1][0][0])  # steps differ
