@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 from faceswap.core.cli import UserError
@@ -45,6 +46,18 @@ def replace(tmp: Path, path: Path) -> None:
     _fsync(Path(path).parent)
 
 
+def lock_holder(handle, seconds: float = 2.0) -> str:
+    """The process id the lock's holder wrote, or "?": it writes it just after taking the lock, so an empty file
+    is read again for a moment."""
+    deadline = time.monotonic() + seconds
+    while True:
+        handle.seek(0)
+        holder = handle.read().strip()
+        if holder or time.monotonic() > deadline:
+            return holder or "?"
+        time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def output_lock(path: Path, wait: bool = False):
     """Hold ``.<name>.lock`` next to ``path`` for the block; a run that finds it held stops with a UserError, or
@@ -62,9 +75,8 @@ def output_lock(path: Path, wait: bool = False):
             if current != os.fstat(handle.fileno()).st_ino:
                 if wait:
                     continue  # the holder removed the file we waited on: take the lock anew
-                handle.seek(0)
-                holder = handle.read().strip() or "?"
-                raise UserError(f"{path}: another run is writing it (process {holder}); wait for it to end or stop it")
+                raise UserError(f"{path}: another run is writing it (process {lock_holder(handle)}); wait for it to "
+                                "end or stop it")
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
             handle.flush()
