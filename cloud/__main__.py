@@ -42,14 +42,13 @@ def mlflow_settings(args) -> tuple[str, dict]:
     return mlflow_uri, secrets
 
 
-def attempts_to_launch(args) -> list[task.Attempt]:
+def attempts_to_launch(args, mlflow_uri: str) -> list[task.Attempt]:
     """One attempt, or one per combination of the sweep's ``-S`` values, checked before anything starts."""
     repo = origin.dvc_repo()
     remote = origin.dvc_remote(repo)
     commit = origin.pushed_commit()
     git_url = uris.check_git_url(args.git_url or origin.git_url(args.git_remote),
                                  "--git-url" if args.git_url else f"git remote '{args.git_remote}'")
-    mlflow_uri, _ = mlflow_settings(args)
     base = attempts.check_id(args.attempt) if args.attempt else attempts.new_id(commit)
     changes = sweep.grid(sweep.axes(args.set, yaml.safe_load(Path("params.yaml").read_text())))
     names = [base] if len(changes) == 1 else [f"{base}-{i}" for i in range(1, len(changes) + 1)]
@@ -62,8 +61,8 @@ def attempts_to_launch(args) -> list[task.Attempt]:
 
 
 def launch(args) -> None:
-    chosen = attempts_to_launch(args)
-    _, secrets = mlflow_settings(args)
+    mlflow_uri, secrets = mlflow_settings(args)
+    chosen = attempts_to_launch(args, mlflow_uri)
     try:
         import sky
     except ImportError:
