@@ -166,7 +166,9 @@ def test_checkpoints_resume_weights_and_optimizer_and_keep_a_backup(aligned_face
         train(model, feeder, 0, p, lambda step, count, metrics: (
             logged.append((step, count, metrics)), checkpoints.save(model, {"step": step, "attempt": attempt})))
     assert [(step, count) for step, count, _ in logged] == [(2, 2), (3, 1)]
-    assert 0 < logged[-1][2]["input_load"] and logged[-1][2]["examples_per_second"] > 0
+    # the workers prepare steps ahead: a stretch whose batches were ready before it began measures no input work
+    assert all(0 <= metrics["input_load"] and metrics["examples_per_second"] > 0 for _, _, metrics in logged)
+    assert feeder.busy_seconds > 0
     folder = checkpoints.attempt_folder(attempt)
     assert sorted(p.name for p in folder.iterdir()) == ["latest", "previous"]
 
