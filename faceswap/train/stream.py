@@ -9,6 +9,7 @@ in the same order.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from pathlib import Path
@@ -49,7 +50,7 @@ class TrainingFaces:
             places.append(np.array(shard_places, np.int64))
             stored_points.append(np.array(shard_points, np.float32))
         self.places = np.concatenate(places) if places else np.zeros((0, 5), np.int64)
-        self._files: dict[int, int] = {}
+        self._files = [os.open(path, os.O_RDONLY) for path in self.shards]  # read by several threads: opened once
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="face-reader")
         self.landmarks = np.zeros((0, 68, 2), np.float32)
         if places:  # in the stored faces' pixels, then at ``size``: a side's faces are aligned at one size
@@ -61,8 +62,6 @@ class TrainingFaces:
         return len(self.places)
 
     def _member(self, shard: int, offset: int, length: int) -> bytes:
-        if shard not in self._files:
-            self._files[shard] = os.open(self.shards[shard], os.O_RDONLY)
         return os.pread(self._files[shard], length, offset)
 
     def _decode(self, index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +88,9 @@ class TrainingFaces:
 
     def close(self) -> None:
         self._pool.shutdown()
-        for descriptor in self._files.values():
+        for descriptor in self._files:
             os.close(descriptor)
-        self._files.clear()
+        self._files = []
 
 
 class EpochOrder:
@@ -99,12 +98,15 @@ class EpochOrder:
 
     def __init__(self, count: int, seed):
         self.count, self.seed, self._cached = count, seed, {}
+        self._lock = threading.Lock()  # the feeder's workers ask side by side
 
     def permutation(self, epoch: int) -> np.ndarray:
-        if epoch not in self._cached:
-            self._cached = {e: p for e, p in self._cached.items() if e >= epoch - 1}  # keep this one and the last
-            self._cached[epoch] = np.random.default_rng([*np.atleast_1d(self.seed), epoch]).permutation(self.count)
-        return self._cached[epoch]
+        with self._lock:
+            if epoch not in self._cached:
+                self._cached = {e: p for e, p in self._cached.items() if e >= epoch - 1}  # this one and the last
+                self._cached[epoch] = np.random.default_rng([*np.atleast_1d(self.seed), epoch]).permutation(
+                    self.count)
+            return self._cached[epoch]
 
     def indices(self, step: int, batch_size: int) -> np.ndarray:
         """The ``batch_size`` faces of step ``step`` (counted from 0): positions ``step * batch_size`` on."""
