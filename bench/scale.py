@@ -46,7 +46,8 @@ print(json.dumps({"faces": sum(len(d) for d in data.values()), "index_s": indexe
 
 
 def write_faces(folder: Path, count: int, size: int) -> float:
-    """``count`` faces of ``size`` px in ``folder`` as the alignments stage writes them; the seconds it took."""
+    """``count`` faces of ``size`` px in ``folder`` as the alignments stage writes them, the seconds it took: smooth
+    random images (blurred noise, about a real face's JPEG size and decoding time), a full mask, random landmarks."""
     import cv2
     import numpy as np
 

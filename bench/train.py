@@ -19,11 +19,10 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2
 import keras
 import numpy as np
 
-from faceswap.media.imageset import ShardWriter, encode_jpeg, encode_png
+from bench.scale import write_faces
 from faceswap.train.feeder import BatchFeeder
 from faceswap.train.losses import FaceLoss
 from faceswap.train.networks import ARCHITECTURES, build_autoencoder
@@ -66,17 +65,9 @@ def step_flops(autoencoder: keras.Model, batch_size: int) -> float:
 
 
 def synthetic_side(folder: Path, size: int, count: int = 64) -> TrainingFaces:
-    """``count`` smooth random faces of ``size`` px (blurred noise: about a real face's JPEG size and decoding
-    time), a full mask and random landmarks, stored as the alignments stage stores them, read as training reads
-    them (``stream.TrainingFaces``: decoded from the shards for each batch)."""
-    rng = np.random.default_rng(0)
-    with ShardWriter(folder, "aligned") as writer:
-        for i in range(count):
-            face = cv2.GaussianBlur(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), (0, 0), size / 16)
-            writer.add(f"face{i:04d}", {"jpg": encode_jpeg(face), "mask.png": encode_png(np.full((size, size), 255,
-                                                                                                  np.uint8))},
-                       {"landmarks_68": rng.uniform(size / 4, 3 * size / 4, (68, 2)).tolist(),
-                        "transform": [[1, 0, 0], [0, 1, 0]]})
+    """``count`` smooth random faces of ``size`` px (``bench.scale.write_faces``), stored as the alignments stage
+    stores them, read as training reads them (``stream.TrainingFaces``: decoded from the shards for each batch)."""
+    write_faces(folder, count, size)
     return TrainingFaces(folder, size)
 
 
