@@ -121,8 +121,10 @@ class Attempt:
         self.first_step = state["step"] if state else 0
         self.curve = state["curve"] if state else ["step,loss_target,loss_source"]
         self.summary = dict(state.get("summary", {})) if state else {}  # a rerun with no step left keeps these
-        self.samples = {side: faces.read(np.arange(0, len(faces), max(1, len(faces) // 4))[:4])[::2]
-                        for side, faces in data.items()}  # four faces and their landmarks
+        self.samples = {}  # four faces of each side, spread over it, and their landmarks: the previews'
+        for side, faces in data.items():
+            images, _, landmarks = faces.read(np.arange(0, len(faces), max(1, len(faces) // 4))[:4])
+            self.samples[side] = images, landmarks
         self.run_id = None
 
     def log_preview(self, step: int) -> None:

@@ -1,5 +1,5 @@
-"""The input pipeline: a background thread reads (``stream.TrainingFaces``) and augments batches a few steps ahead
-of the trainer, so that the decoding and the augmentation (OpenCV and backend kernels, which release the GIL)
+"""The input pipeline: background threads read (``stream.TrainingFaces``) and augment batches a few steps ahead of
+the trainer, so that the decoding and the augmentation (OpenCV and backend kernels, which release the GIL)
 overlap the training step instead of adding to it."""
 
 import itertools
