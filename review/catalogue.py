@@ -2,9 +2,10 @@
 filtering and paging 10^5 faces is a few vectorised operations per request, never a pass over Python records.
 
 A face's status is what the user would see after the next ``dvc repro``: ``excluded`` while its key is in
-``data/exclude/<side>.txt``; ``kept`` if ``filtered`` kept it; ``restored`` if it was excluded when the page
-started and is no longer (``filtered`` must run again); else the rule that removed it (``measured`` where the
-report cannot tell which of identity, sharpness and near-duplicate it was). Measurements come from the stages
+``data/exclude/<side>.txt``; ``kept`` if ``filtered`` kept it; ``restored`` if it was excluded when ``filtered``
+last ran or the page started and is no longer (``filtered`` must run again); else the rule that removed it, as
+``filtered`` wrote it in its verdicts (``measured``: a face ``filtered`` has not judged yet that passes the
+screening rules). Measurements come from the stages
 that made them: score and box from ``crops``, identity distance and sharpness from ``filtered`` (kept
 faces only), yaw from the 68 landmarks of ``alignments``; a face a stage did not measure sorts last.
 """
@@ -15,9 +16,8 @@ from fractions import Fraction
 import numpy as np
 
 from faceswap.core import params, paths
-from faceswap.core.atomic import read_json
 from faceswap.faces.pose import YAW_POINTS, yaw_of_points
-from faceswap.faces.rules import MEASURED, RULES, SCREENING, Context, first_rule, read_exclusions
+from faceswap.faces.rules import RULES, SCREENING, VERDICTS, Context, first_rule, read_exclusions, read_verdicts
 from faceswap.media.imageset import INDEX
 from faceswap.media.index_columns import read_columns
 from faceswap.media.video import read_catalogue
@@ -36,17 +36,19 @@ class Catalogue:
         self.exclusion_file = paths.exclusions(side)
         self.excluded = read_exclusions(self.exclusion_file)
         self._lock = threading.Lock()
-        self._load_crops(params.load("filtered"))
+        self._load_crops()
         self.index_of = {key: i for i, key in enumerate(self.keys)}
+        self._base_status = self._verdicts(params.load("filtered"))
         self._load_measurements()
         self._orders: dict[str, np.ndarray] = {}
         self.status = self._base_status.copy()
-        self._apply(self.excluded, self.excluded)
+        excluded_before = {self.keys[i] for i in np.flatnonzero(self._base_status == STATUSES.index("excluded"))}
+        self._apply(self.excluded | excluded_before, self.excluded)
         self.yaw = np.full(len(self.keys), np.nan, np.float32)
         self._yaw_loader = threading.Thread(target=self._load_yaw, daemon=True)  # the page need not wait for it
         self._yaw_loader.start()
 
-    def _load_crops(self, p) -> None:
+    def _load_crops(self) -> None:
         crops = paths.stage_output("crops", self.side)
         rates = {name: float(Fraction(video["sample_rate"])) for name, video in read_catalogue(crops).items()}
         faces = read_columns(crops, ("key", "shard", "video", "frame", "box", "score"))
@@ -56,10 +58,25 @@ class Catalogue:
             faces.update(video=[], frame=np.zeros(0), box=np.zeros((0, 4)), score=np.zeros(0))
         self.time = faces["frame"] / np.asarray([rates[video] for video in faces["video"]], np.float64)
         self.score = faces["score"].astype(np.float32)
+        self.box = faces["box"]
         self.size = faces["box"][:, 2:].min(axis=1).astype(np.float32)
+
+    def _verdicts(self, p) -> np.ndarray:
+        """Each face's status before this page's edits: what filtered wrote of it (kept, or the rule that removed
+        it). A face filtered has not judged (the page opened before it ran, or after crops ran again) gets the
+        screening rules' verdict, or "measured" if it passes them."""
+        status = np.full(len(self.keys), -1, np.int8)
+        verdicts = paths.stage_output("filtered", self.side) / paths.VERDICTS_FILE
+        if verdicts.exists():
+            keys, codes = read_verdicts(verdicts)
+            positions, known = self._positions(keys)
+            status[positions] = np.asarray([STATUSES.index(name) for name in VERDICTS], np.int8)[codes[known]]
         screening = Context(p, self.excluded)
-        self._screening_rule = [first_rule(SCREENING, {"key": key, "box": box, "score": score}, self.side, screening)
-                                for key, box, score in zip(self.keys, faces["box"].tolist(), faces["score"].tolist())]
+        for i in np.flatnonzero(status < 0).tolist():
+            rule = first_rule(SCREENING, {"key": self.keys[i], "box": self.box[i].tolist(), "score": self.score[i]},
+                              self.side, screening)
+            status[i] = STATUSES.index(rule or "measured")
+        return status
 
     def _positions(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Where each of ``keys`` sits among the faces, and which of ``keys`` are faces at all."""
@@ -71,21 +88,15 @@ class Catalogue:
         count = len(self.keys)
         self.identity = np.full(count, np.nan, np.float32)
         self.sharpness = np.full(count, np.nan, np.float32)
-        kept = np.zeros(count, bool)
         filtered = paths.stage_output("filtered", self.side)
         faces = {"key": None}  # no filtered set yet: nothing kept
         if (filtered / INDEX).exists():
             faces = read_columns(filtered, ("key", "identity_distance", "sharpness"))
         if faces["key"]:
             positions, known = self._positions(faces["key"])
-            kept[positions] = True
             for column, name in ((self.identity, "identity_distance"), (self.sharpness, "sharpness")):
                 if faces[name] is not None:
                     column[positions] = faces[name][known]
-        measured = self._measured_rule()
-        base = [("kept" if kept[i] else rule or measured) for i, rule in enumerate(self._screening_rule)]
-        self._base_status = np.asarray([STATUSES.index(status) for status in base], np.int8)
-        del self._screening_rule
 
     def _load_yaw(self) -> None:
         """Yaw of the aligned faces, from their 68 points: the slowest column to read (its index is mostly
@@ -97,16 +108,6 @@ class Catalogue:
         if faces["key"] and faces["landmarks_68"] is not None:
             positions, known = self._positions(faces["key"])
             self.yaw[positions] = yaw_of_points(faces["landmarks_68"][known][:, list(YAW_POINTS)])
-
-    def _measured_rule(self) -> str:
-        """The rule that removed the faces which passed screening but were not kept. ``filtered`` records no
-        measurement of the faces it drops, only how many each rule removed: when one measured rule removed
-        them all, that is the one; otherwise "measured" (identity, sharpness or near-duplicate)."""
-        report = paths.metrics(f"filtered-{self.side}")
-        removed = read_json(report).get("removed", {}) if report.exists() else {}
-        applicable = [rule.name for rule in MEASURED if self.side in rule.sides]
-        rules = [name for name in applicable if removed.get(name)] or applicable
-        return rules[0] if len(rules) == 1 else "measured"
 
     def _apply(self, keys, excluded_now: set[str]) -> None:
         """Recompute the status of ``keys`` from the exclusion list ``excluded_now``."""

@@ -11,7 +11,8 @@ previous kept face (``filtered.duplicate_bits``); the target keeps every face of
 needs every frame.
 
 Writes ``data/filtered/<side>/`` (the kept crops as in crops, plus ``identity_distance`` and ``sharpness``, and
-the side's person as ``person.json``, its embedding, which the output stage measures the swap against), the
+the side's person as ``person.json``, its embedding, which the output stage measures the swap against, and
+``verdicts.csv``, each face of the crops with the rule that removed it or ``kept``, for the review page), the
 report ``data/metrics/filtered-<side>.json`` and the contact sheet ``data/sheets/filtered-<side>.jpg``.
 """
 
@@ -28,7 +29,17 @@ from faceswap.faces.detect import FaceDetector
 from faceswap.faces.geometry import box_in_crop
 from faceswap.faces.identity import FaceEmbedder, distance, dominant_embedding, embedding_plan, reference_embedding
 from faceswap.faces.quality import difference_hash, face_region, sharpness
-from faceswap.faces.rules import MEASURED, RULES, SCREENING, Context, first_rule, read_exclusions
+from faceswap.faces.rules import (
+    KEPT,
+    MEASURED,
+    RULES,
+    SCREENING,
+    VERDICTS,
+    Context,
+    first_rule,
+    read_exclusions,
+    write_verdicts,
+)
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.imageset import ShardWriter, decode_image, iter_index, iter_samples
 
@@ -51,7 +62,8 @@ class FacePasses:
         self.side, self.p, self.crops = side, p, paths.stage_output("crops", side)
         self.context = Context(p, excluded)
         self.removed = {rule.name: 0 for rule in RULES}
-        self.screened = bytearray()  # per face of the index: whether it passed the screening rules
+        self.verdicts = bytearray()  # per face of the index: its VERDICTS code, kept until a rule removes it
+        self.candidate_at = array("q")  # per candidate (a face that passed screening): its place in the index
         self.plan = array("q")  # per candidate: the position of the candidate whose embedding stands for it
         self.sharpnesses, self.hashes, self.embeddings = array("d"), array("Q"), {}
         self.distances = array("d")  # of the kept faces
@@ -59,13 +71,15 @@ class FacePasses:
     def screen(self) -> None:
         """The rules that need only the index record; warns of excluded keys that match no face."""
         matched = set()
-        for face in iter_index(self.crops):
+        for place, face in enumerate(iter_index(self.crops)):
             rule = first_rule(SCREENING, face, self.side, self.context)
             if rule:
                 self.removed[rule] += 1
+            else:
+                self.candidate_at.append(place)
             if rule == "excluded":
                 matched.add(face["key"])
-            self.screened.append(rule is None)
+            self.verdicts.append(VERDICTS.index(rule or "kept"))
         unknown = self.context.excluded - matched
         if unknown:
             cli.log.warning("%s: %d keys match no face (e.g. %s)", paths.exclusions(self.side), len(unknown),
@@ -73,7 +87,7 @@ class FacePasses:
 
     def candidates(self) -> Iterator[dict]:
         """The faces that passed the screening rules, read from the index again."""
-        return (face for face, passed in zip(iter_index(self.crops), self.screened) if passed)
+        return (face for face, verdict in zip(iter_index(self.crops), self.verdicts) if verdict == KEPT)
 
     def measure(self) -> None:
         """Sharpness and hash of every candidate, and the embeddings the plan asks for, in worker processes."""
@@ -104,13 +118,14 @@ class FacePasses:
             rule = first_rule(MEASURED, {**face, "hash": self.hashes[position]}, self.side, self.context)
             if rule:
                 self.removed[rule] += 1
+                self.verdicts[self.candidate_at[position]] = VERDICTS.index(rule)
                 continue
             self.context.last_hash[face["video"]] = self.hashes[position]
             self.distances.append(face["identity_distance"])
             yield face
 
     def report(self, kept: int, references: list[str]) -> dict:
-        return {"faces_in": len(self.screened), "faces_kept": kept, "removed": self.removed,
+        return {"faces_in": len(self.verdicts), "faces_kept": kept, "removed": self.removed,
                 "identity": {"person": "reference_images" if references else "dominant",
                              "faces_embedded": len(self.embeddings),
                              "median_distance_kept": round(float(np.median(self.distances)), 4) if self.distances
@@ -126,6 +141,7 @@ def write_filtered(passes: FacePasses, person: np.ndarray | None, references: li
                                             len(passes.plan)):
                 shards.add(face["key"], files, {k: v for k, v in face.items() if k not in ("key", "shard")})
         shutil.copy(passes.crops / paths.VIDEOS_FILE, out / paths.VIDEOS_FILE)
+        write_verdicts(out / paths.VERDICTS_FILE, (face["key"] for face in iter_index(passes.crops)), passes.verdicts)
         write_json(out / paths.PERSON_FILE, {"from": "reference_images" if references else "dominant",
                                              "embedding": None if person is None else np.round(person, 6).tolist()})
         write_contact_sheet(out, paths.contact_sheet("filtered", side), f"filtered@{side}")
@@ -141,8 +157,8 @@ def main() -> None:
     passes.measure()
     references = p.reference_images.get(side) or []
     kept = write_filtered(passes, passes.person(references), references)
-    cli.log.info("filtered@%s: kept %d of %d faces; removed %s", side, kept, len(passes.screened), passes.removed)
-    if passes.screened and not kept:
+    cli.log.info("filtered@%s: kept %d of %d faces; removed %s", side, kept, len(passes.verdicts), passes.removed)
+    if passes.verdicts and not kept:
         cli.log.warning("filtered@%s: every face was removed; see %s for which rule", side,
                         paths.metrics(f"filtered-{side}"))
 

@@ -17,6 +17,7 @@ MODELS = Path("models")
 
 VIDEOS_FILE = "videos.json"  # in every image set of a side: each input video's rate, size and frame count
 PERSON_FILE = "person.json"  # in data/filtered/<side>/: the embedding taken as the side's person
+VERDICTS_FILE = "verdicts.csv"  # in data/filtered/<side>/: each face of the crops, kept or the rule that removed it
 ALIGNMENTS_FILE = "alignments.json"  # in data/alignments/<side>/: every frame and its faces
 
 MODEL_FILE = MODELS / "faceswap.keras"

@@ -8,12 +8,16 @@ near-duplicates go too.
 """
 
 import codecs
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
+from faceswap.core.atomic import atomic_file
 from faceswap.core.cli import UserError
+from faceswap.core.damage import damaged
 from faceswap.core.paths import SIDES
 from faceswap.faces.quality import hash_bits_apart
 from faceswap.media.imageset import SAFE_KEY
@@ -53,6 +57,8 @@ MEASURED = (
     Rule("near_duplicate", ("source",), is_near_duplicate),
 )
 RULES = SCREENING + MEASURED
+VERDICTS = ("kept", *(rule.name for rule in RULES))  # what became of a face: kept, or the rule that removed it
+KEPT = VERDICTS.index("kept")
 
 
 def first_rule(rules: tuple[Rule, ...], face: dict, side: str, context: Context) -> str | None:
@@ -92,3 +98,30 @@ def exclusion_lines(path: Path) -> list[str]:
 def read_exclusions(path: Path) -> set[str]:
     """The keys of an exclusion list: one a line; blank lines and ``#`` comments are ignored."""
     return {key for key in map(exclusion_key, exclusion_lines(path)) if key}
+
+
+def write_verdicts(path: Path, keys: Iterable[str], verdicts: bytes) -> None:
+    """Each face's verdict (a ``VERDICTS`` code a face, in index order) as CSV: ``key,verdict`` a line, under a
+    header."""
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as out:
+        out.write("key,verdict\n")
+        out.writelines(f"{key},{VERDICTS[code]}\n" for key, code in zip(keys, verdicts, strict=True))
+
+
+def read_verdicts(path: Path) -> tuple[list[str], np.ndarray]:
+    """The keys of a verdicts file and each one's ``VERDICTS`` code, read by Arrow's CSV reader (10^5 faces in
+    a few tens of milliseconds)."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    try:
+        table = arrow_csv.read_csv(path, convert_options=arrow_csv.ConvertOptions(
+            column_types={"key": pa.string(), "verdict": pa.string()}, include_columns=["key", "verdict"]))
+    except (pa.ArrowInvalid, KeyError) as error:
+        raise damaged(path, f"not key,verdict lines ({str(error).splitlines()[0]})") from None
+    names = table.column("verdict").combine_chunks().dictionary_encode()
+    unknown = set(names.dictionary.to_pylist()) - set(VERDICTS)
+    if unknown:
+        raise damaged(path, f"unknown verdict {min(unknown)!r}")
+    codes = np.asarray([VERDICTS.index(name) for name in names.dictionary.to_pylist()], np.int8)
+    return table.column("key").to_pylist(), codes[names.indices.to_numpy(zero_copy_only=False)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from faceswap.faces.rules import VERDICTS, read_verdicts
 from faceswap.media import video
 from faceswap.media.imageset import read_index
 from tests.helpers import error_lines, run_stage, set_params
@@ -141,3 +142,9 @@ def test_only_the_wanted_person_goes_on_in_a_two_person_target(project, media):
     assert len(frames) == 24 and len(crops) == 48  # two faces in every frame
     assert load("data/metrics/filtered-target.json")["removed"]["identity"] == 24
     assert all(f["status"] == "detected" and len(f["faces"]) == 1 and f["faces"][0]["box"][0] < 640 for f in frames)
+    keys, codes = read_verdicts(Path("data/filtered/target/verdicts.csv"))  # each face's fate, for the review page
+    assert keys == [face["key"] for face in crops]
+    fate = dict(zip(keys, (VERDICTS[code] for code in codes)))
+    kept = {f["key"] for f in read_index("data/filtered/target")}
+    assert {key for key, verdict in fate.items() if verdict == "kept"} == kept
+    assert sorted(fate.values()) == ["identity"] * 24 + ["kept"] * 24

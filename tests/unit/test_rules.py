@@ -5,7 +5,17 @@ from types import SimpleNamespace
 import pytest
 
 from faceswap.core.cli import UserError
-from faceswap.faces.rules import MEASURED, RULES, SCREENING, Context, first_rule, read_exclusions
+from faceswap.faces.rules import (
+    MEASURED,
+    RULES,
+    SCREENING,
+    VERDICTS,
+    Context,
+    first_rule,
+    read_exclusions,
+    read_verdicts,
+    write_verdicts,
+)
 
 P = SimpleNamespace(min_size=48, min_score=0.7, max_identity_distance=0.6, min_sharpness=20.0, duplicate_bits=2)
 
@@ -83,3 +93,16 @@ def test_an_exclusion_list_that_is_not_utf8_or_holds_a_line_that_is_not_a_key_na
     with pytest.raises(UserError) as raised:
         read_exclusions(path)
     assert str(raised.value) == f"{path}: {error}"
+
+
+def test_verdicts_read_back_as_written_and_a_damaged_file_names_itself(tmp_path):
+    path = tmp_path / "verdicts.csv"
+    written = bytes([VERDICTS.index("kept"), VERDICTS.index("min_size"), VERDICTS.index("near_duplicate"), 0])
+    write_verdicts(path, ["a_0", "b_0", "c_0", "d_0"], written)
+    assert path.read_text().splitlines() == ["key,verdict", "a_0,kept", "b_0,min_size", "c_0,near_duplicate",
+                                             "d_0,kept"]
+    keys, codes = read_verdicts(path)
+    assert keys == ["a_0", "b_0", "c_0", "d_0"] and bytes(codes.tolist()) == written
+    path.write_text("key,verdict\na_0,kept\nb_0,shrugged\n")
+    with pytest.raises(UserError, match="unknown verdict 'shrugged'"):
+        read_verdicts(path)
