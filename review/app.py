@@ -99,7 +99,7 @@ class Outputs:
     def timeline(self) -> Timeline:
         if not ALIGNMENTS.exists():
             abort(404, "no target alignments yet; run `dvc repro alignments@target` first")
-        return self._get("timeline", Timeline, ALIGNMENTS)
+        return self._get("timeline", Timeline, ALIGNMENTS, paths.timeline("target"))
 
 
 def guard(port: int, token: str):

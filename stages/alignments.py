@@ -14,30 +14,32 @@ Writes ``data/alignments/<side>/``: aligned faces (``<key>.jpg``) and landmark-h
 and the contact sheet ``data/sheets/alignments-<side>.jpg``.
 """
 
-import csv
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from functools import partial
 from itertools import groupby
-from pathlib import Path
 
 import numpy as np
 
 from faceswap.core import cli, params, paths
-from faceswap.core.atomic import atomic_dir, atomic_file, write_json
+from faceswap.core.atomic import atomic_dir, write_json
 from faceswap.core.workers import map_in_workers
-from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, timeline, write_alignments
+from faceswap.faces.alignments_file import (
+    alignments_document,
+    coverage,
+    missing_stretches,
+    timeline,
+    write_alignments,
+    write_timeline,
+)
 from faceswap.faces.geometry import aligned_face, apply, box_in_crop, crop_to_frame
-from faceswap.faces.landmarks import LandmarkModel, alignment_transform, five_points, hull_mask
-from faceswap.faces.timeseries import interpolate_gaps, jitter, smooth
+from faceswap.faces.landmarks import LandmarkModel, alignment_transform, hull_mask
+from faceswap.faces.stabilise import Stabiliser
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.cuts import cut_frames, shot_numbers
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples
 from faceswap.media.shard_reader import ShardReader
 from faceswap.media.video import read_catalogue
-
-# a face's points over time, as one (n, 2) array: box as two points (x, y) and (w, h), then the landmarks
-POINT_FIELDS = (("box", 2), ("landmarks_5", 5), ("landmarks_68", 68))
 
 
 def align_face(model: LandmarkModel, sample: tuple, size: int, padding: float) -> tuple:
@@ -81,43 +83,10 @@ def wanted_faces(faces: Iterable[dict]) -> Iterator[dict]:
         yield min(group, key=lambda face: (face["identity_distance"], -face["score"]))
 
 
-def stabilise(frames: list[dict], max_gap: int, window: int, size: int, padding: float) -> dict:
-    """Recover short gaps and smooth the points of the first face of each frame, in place; return the jitter
-    of the five points before and after smoothing."""
-    points = np.full((len(frames), sum(n for _, n in POINT_FIELDS), 2), np.nan)
-    for index, frame in enumerate(frames):
-        if frame["faces"]:
-            points[index] = np.concatenate([np.reshape(frame["faces"][0][name], (n, 2)) for name, n in POINT_FIELDS])
-    shots = [frame["shot"] for frame in frames]
-    recovered = set(interpolate_gaps(points, max_gap, shots))
-    smoothed = smooth(points, window, shots)
-    for index, frame in enumerate(frames):
-        if np.isnan(smoothed[index, 0, 0]):
-            continue
-        if index in recovered:
-            frame["status"] = "recovered"
-            frame["faces"] = [{"key": None, "source": "interpolated", "score": None, "identity_distance": None}]
-        parts = np.split(smoothed[index], np.cumsum([n for _, n in POINT_FIELDS])[:-1])
-        face = frame["faces"][0]
-        face.update({name: np.round(part, 2).reshape(-1) if name == "box" else np.round(part, 2)
-                     for (name, _), part in zip(POINT_FIELDS, parts)})
-        face["transform"] = np.round(alignment_transform(parts[2], size, padding), 6)
-    landmarks = slice(7, None)  # measured on the points as written (to 0.01 px), as the output stage reads them
-    return {"jitter_landmarks_raw_px": jitter(five_points(points[:, landmarks]), shots),
-            "jitter_landmarks_px": jitter(five_points(np.round(smoothed[:, landmarks], 2)), shots)}
-
-
 def video_shots(side: str, videos: dict, threshold: float) -> dict[str, list[int]]:
     """Each video's shot number per frame, from the hard cuts ffmpeg's scdet finds in the input video."""
     return {name: shot_numbers(cut_frames(paths.raw(side) / entry["file"], entry["sample_rate"], threshold),
                                entry["frames"]) for name, entry in videos.items()}
-
-
-def write_timeline(path: Path, rows: list[dict]) -> None:
-    with atomic_file(path) as tmp, open(tmp, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["position", "status_code"])
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def warn_missing(statuses: dict[str, list[str]], document: dict) -> None:
@@ -147,20 +116,19 @@ def main() -> None:
         with ShardWriter(out, "faces") as shards:
             aligned = aligned_faces(side, faces, shards, p.size, p.padding)
             document = alignments_document(side, videos, aligned, settings, shots)
-            steadiness = {}
-            if target:  # smoothing needs the whole clip: its frames are held (about 2 KB each)
-                (video,) = document["videos"].values()
-                video["frames"] = list(video["frames"])
-                steadiness = stabilise(video["frames"], p.max_gap, p.smoothing_window, p.size, p.padding)
-                steadiness["shot_cuts"] = video["frames"][-1]["shot"] if video["frames"] else 0
-            statuses = write_alignments(out / paths.ALIGNMENTS_FILE, document)  # the source streams through here
+            if target:  # steadied as the frames stream by, a window of them held
+                ((name, video),) = document["videos"].items()
+                stabiliser = Stabiliser(p.max_gap, p.smoothing_window, p.size, p.padding)
+                video["frames"] = stabiliser.steadied(video["frames"])
+            written = write_alignments(out / paths.ALIGNMENTS_FILE, document)
+            steadiness = {**stabiliser.steadiness, "shot_cuts": max(shots[name], default=0)} if target else {}
         write_contact_sheet(out, paths.contact_sheet("alignments", side), f"alignments@{side}")
-        summary = {**coverage(statuses), **steadiness}
+        summary = {**coverage(written.statuses), **steadiness}
         write_json(paths.metrics(f"alignments-{side}"), summary)
-        write_timeline(paths.timeline(side), timeline(statuses))
+        write_timeline(paths.timeline(side), timeline(written))
     cli.log.info("alignments@%s: %d aligned faces; %s", side, shards.count, summary)
     if side == "target":
-        warn_missing(statuses, document)
+        warn_missing(written.statuses, document)
 
 
 if __name__ == "__main__":

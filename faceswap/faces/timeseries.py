@@ -99,16 +99,38 @@ def moving_average(series: np.ndarray, window: int, shots=None) -> np.ndarray:
     return out
 
 
-def jitter(points: np.ndarray, shots=None) -> float | None:
-    """The shake of points over time: their mean frame-to-frame acceleration ``|p[t-1] - 2 p[t] + p[t+1]|`` in px,
-    over every point and every frame inside a run of three or more within a shot (a cut is no shake). Steady
-    or uniform motion scores 0, noise high. None when no frame has a face on both sides. The pipeline measures
-    it on the five points (eye centres, nose tip, mouth corners) wherever it reports a ``jitter_*`` figure, so
-    those figures compare."""
+def accelerations(points: np.ndarray, shots=None) -> np.ndarray:
+    """``(frames - 2, points)``: each point's frame-to-frame acceleration ``|p[t-1] - 2 p[t] + p[t+1]|`` in px at
+    each frame ``t`` but the first and last, NaN across a shot cut or beside a frame without a face."""
     points = np.asarray(points, np.float64)
     acceleration = np.linalg.norm(points[:-2] - 2 * points[1:-1] + points[2:], axis=-1)
     if shots is not None and len(acceleration):
         shots = np.asarray(shots)
         acceleration[shots[:-2] != shots[2:]] = np.nan
-    acceleration = acceleration[~np.isnan(acceleration).any(axis=1)]
-    return round(float(acceleration.mean()), 3) if len(acceleration) else None
+    return acceleration
+
+
+class Jitter:
+    """The shake of points over time: their mean frame-to-frame acceleration (``accelerations``) in px, over every
+    point and every frame inside a run of three or more within a shot (a cut is no shake). Steady or uniform motion
+    scores 0, noise high. A long video's is taken piece by piece: ``add`` each piece's accelerations, then read
+    ``value`` (None when no frame had a face on both sides)."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, acceleration: np.ndarray) -> None:
+        acceleration = acceleration[~np.isnan(acceleration).any(axis=1)]
+        self.total, self.count = self.total + float(acceleration.sum()), self.count + acceleration.size
+
+    @property
+    def value(self) -> float | None:
+        return round(self.total / self.count, 3) if self.count else None
+
+
+def jitter(points: np.ndarray, shots=None) -> float | None:
+    """The ``Jitter`` of a whole series of points. The pipeline measures it on the five points (eye centres, nose
+    tip, mouth corners) wherever it reports a ``jitter_*`` figure, so those figures compare."""
+    measure = Jitter()
+    measure.add(accelerations(points, shots))
+    return measure.value

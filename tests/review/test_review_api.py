@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import alignments_document, write_alignments
+from faceswap.faces.alignments_file import alignments_document, timeline, write_alignments, write_timeline
 from faceswap.faces.pose import yaw_degrees
-from faceswap.faces.rules import read_exclusions
+from faceswap.faces.rules import VERDICTS, read_exclusions, write_verdicts
 from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index, ustar_members
 from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader
 from review import exclusions
 from review.app import create_app
-from tests.helpers import REPO, error_lines, free_port, serving
+from tests.helpers import REPO, error_lines, free_port, serving, set_params
 
 PORT = 8765
 HOST = f"127.0.0.1:{PORT}"
@@ -142,8 +142,11 @@ def small_project(project, media):
                 shards.add(key, {"jpg": encode_jpeg(image)}, {"video": "target", "frame": i}
                            if keep is None else {k: v for k, v in faces[i].items() if k != "key"})
         (folder / paths.VIDEOS_FILE).write_text(json.dumps(videos))
+    write_verdicts(paths.stage_output("filtered", "target") / paths.VERDICTS_FILE, [f["key"] for f in faces],
+                   bytes(VERDICTS.index(verdict) for verdict in ("kept", "identity", "kept")))
     document = alignments_document("target", videos, [faces[0], faces[2]], {"aligned_size": 64, "padding": 0.1})
-    write_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE, document)
+    written = write_alignments(paths.stage_output("alignments", "target") / paths.ALIGNMENTS_FILE, document)
+    write_timeline(paths.timeline("target"), timeline(written))
     return project
 
 
@@ -174,6 +177,15 @@ def test_review_api_pages_sorts_and_marks_what_filtered_removed(client):
     assert timeline["missing"] == [{"video": "target", "first": 1, "last": 1, "start": 0.04, "end": 0.08}]
     image = client.get("/thumb/target/target_000001_0.jpg", headers={"Host": HOST})
     assert image.status_code == 200 and cv2.imdecode(np.frombuffer(image.data, np.uint8), 1) is not None
+
+
+def test_review_api_judges_a_face_filtered_has_not_judged_by_the_screening_rules(small_project):
+    """Opened before filtered has written its verdicts: a face the screening rules pass shows as "measured" (its
+    identity and sharpness are for filtered to judge), one they remove shows the rule."""
+    (paths.stage_output("filtered", "target") / paths.VERDICTS_FILE).unlink()
+    set_params(small_project, {"filtered": {"min_score": 0.85}})  # faces 1 (0.8) and 2 (0.7) fall below it
+    result = opened_client().get("/api/faces/target?sort=time", headers={"Host": HOST}).json
+    assert [f["status"] for f in result["faces"]] == ["measured", "min_score", "min_score"]
 
 
 def test_review_api_refuses_foreign_hosts_origins_forms_and_unknown_keys(client, small_project):

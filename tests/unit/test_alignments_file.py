@@ -17,8 +17,10 @@ from faceswap.faces.alignments_file import (
     missing_stretches,
     open_alignments,
     read_alignments,
+    read_timeline,
     timeline,
     write_alignments,
+    write_timeline,
 )
 
 VIDEOS = {"a": {"sample_rate": "24/1", "width": 64, "height": 48, "frames": 4},
@@ -36,7 +38,8 @@ def test_frames_are_laid_out_as_faces_stream_in(tmp_path):
     taken = []
     document = alignments_document("source", VIDEOS, (taken.append(f) or f for f in faces), {"aligned_size": 64})
     assert taken == [faces[0]]  # only the first face is looked at before the file is written
-    statuses = write_alignments(tmp_path / "alignments.json", document)
+    frames_written = write_alignments(tmp_path / "alignments.json", document)
+    statuses = frames_written.statuses
     assert taken == faces
     assert statuses == {"a": ["detected", "missing", "missing", "detected"], "b": ["missing", "detected", "missing"]}
 
@@ -51,7 +54,18 @@ def test_frames_are_laid_out_as_faces_stream_in(tmp_path):
     assert missing_stretches(statuses) == [("a", 1, 2), ("b", 0, 0), ("b", 2, 2)]
     assert coverage(statuses) == {"frames": 7, "frames_detected": 3, "frames_recovered": 0, "frames_missing": 4,
                                   "coverage": round(3 / 7, 4), "longest_gap": 2}
-    assert [row["status_code"] for row in timeline(statuses)] == [2, 0, 0, 2, 0, 2, 0]
+    rows = list(timeline(frames_written))
+    assert [row["status_code"] for row in rows] == [2, 0, 0, 2, 0, 2, 0]
+    assert [row["face"] for row in rows] == ["a_000000_0", None, None, "a_000003_0", None, "b_000001_0", None]
+    write_timeline(tmp_path / "alignments-target-timeline.csv", rows)
+    assert read_timeline(tmp_path / "alignments-target-timeline.csv") == frames_written
+
+
+def test_a_timeline_of_an_older_version_says_how_to_write_it_anew(tmp_path):
+    path = tmp_path / "alignments-target-timeline.csv"
+    path.write_text("position,video,frame,status,status_code\n0,a,0,detected,2\n")
+    with pytest.raises(UserError, match=r"not a timeline of this version.*dvc repro -f alignments@target"):
+        read_timeline(path)
 
 
 @pytest.mark.parametrize("faces", [[face("a", 2), face("a", 1)],  # frames out of order
@@ -172,14 +186,17 @@ def target_project(root, frames: int):
              for index in range(frames) if index % 7)
     videos = {"target": {"sample_rate": "25/1", "width": 640, "height": 360, "frames": frames}}
     path = root / "data/alignments/target/alignments.json"
-    write_alignments(path, alignments_document("target", videos, faces, {"aligned_size": 64, "padding": 0.1},
-                                               shots={"target": [index // 50 for index in range(frames)]}))
+    written = write_alignments(path, alignments_document(
+        "target", videos, faces, {"aligned_size": 64, "padding": 0.1},
+        shots={"target": [index // 50 for index in range(frames)]}))
+    (root / "data/metrics").mkdir()
+    write_timeline(root / "data/metrics/alignments-target-timeline.csv", timeline(written))
     return path
 
 
 def test_the_consumers_read_what_a_whole_parse_gives(tmp_path, monkeypatch):
     from faceswap.convert.placement import load_target_track, smooth_transforms
-    from review.timeline import Timeline
+    from review.timeline import LETTERS, Timeline
 
     path = target_project(tmp_path, 120)
     monkeypatch.chdir(tmp_path)
@@ -197,11 +214,12 @@ def test_the_consumers_read_what_a_whole_parse_gives(tmp_path, monkeypatch):
                                                                           for f in first], strict=True):
         assert (got is None and want is None) or np.array_equal(got, want)
 
-    timeline = Timeline("target").videos["target"]
-    assert timeline["statuses"] == [frame["status"] for frame in frames]
-    assert timeline["face_keys"] == [f and f["key"] for f in first]
-    np.testing.assert_array_equal(timeline["points"][1], np.float32(first[1]["landmarks_68"]))
-    assert np.isnan(timeline["boxes"][0]).all()
+    shown = Timeline("target")
+    assert shown.summary(set())["videos"][0]["strip"] == "".join(LETTERS[frame["status"]] for frame in frames)
+    one = shown.frame("target_000001", set())
+    assert one["face"] == first[1]["key"] and one["status"] == "detected"
+    assert one["landmarks"] == np.float32(first[1]["landmarks_68"]).astype(float).round(1).tolist()
+    assert shown.frame("target_000000", set())["box"] is None
 
 
 def peak_bytes(work) -> int:
@@ -230,7 +248,8 @@ def test_memory_does_not_grow_with_the_frames_beyond_what_is_kept(tmp_path, monk
     peaks = {}
     for frames in (400, 1600):
         monkeypatch.chdir(target_project(tmp_path / str(frames), frames).parents[3])
-        peaks[frames] = {"reader": peak_bytes(read_through), "timeline": peak_bytes(lambda: Timeline("target")),
+        peaks[frames] = {"reader": peak_bytes(read_through),  # the timeline: strip, then the frame view's arrays
+                         "timeline": peak_bytes(lambda: Timeline("target").frame("target_000001", set())),
                          "track": peak_bytes(lambda: load_target_track(smooth_frames=3))}
     assert peaks[1600]["reader"] < 1.2 * peaks[400]["reader"]  # flat: one frame and one chunk of text
     per_frame = {part: (peaks[1600][part] - peaks[400][part]) / 1200 for part in ("timeline", "track")}
