@@ -11,6 +11,12 @@ import pytest
 from tests.helpers import MEDIA, copy_project, free_port, running_mlflow_server, serving
 
 
+def pytest_configure(config):
+    """No DVC usage reports from the scratch repositories' ``dvc init`` (the project's own config turns them off
+    once it is copied in): nothing goes out of 127.0.0.1."""
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+
+
 @pytest.fixture(scope="session")
 def media() -> Path:
     if not (MEDIA / "pair" / "target.mp4").is_file():

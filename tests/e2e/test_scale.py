@@ -55,12 +55,19 @@ def test_ten_thousand_frames_push_and_pull_as_a_few_objects(project, media, s3_e
 
 
 def test_the_scale_benchmark_runs_its_quick_size(tmp_path):
-    """``python -m bench.scale --quick``: every row printed, the faces counted (no timing asserted)."""
+    """``python -m bench.scale --quick``: every row printed, the frames and faces counted (no timing asserted)."""
     result = subprocess.run([sys.executable, "-m", "bench.scale", "--quick"], cwd=REPO, capture_output=True,
                             text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-3000:]
     rows = result.stdout.splitlines()
-    assert rows[0].startswith("machine: ") and "2000 faces a side at 32 px" in rows[0]
-    for step in ("write both sides (alignments)", "index both sides (TrainingFaces)", "feed 20 batches"):
-        assert any(row.startswith(step) for row in rows), result.stdout
+    assert rows[0].startswith("machine: ")
+    assert any(row.startswith("source: the bundled source looped to 300 frames") for row in rows), result.stdout
+    assert any(row == "(300 source faces aligned; frames/s of the model row: steps/s)" for row in rows), result.stdout
+    for step in ("frames@source", "crops@source", "filtered@source", "alignments@source", "model, 4 steps at 64 px",
+                 "dvc status, nothing to do", "dvc repro, nothing to do", "dvc push", "raw boto3 upload",
+                 "dvc pull, a fresh clone", "raw boto3 download", "alignments@source at 128 px",
+                 "model, 2 steps, ud128wide", "write both sides (alignments)",
+                 "index both sides (TrainingFaces)", "feed 20 batches"):
+        assert any(row.startswith(step) for row in rows), (step, result.stdout)
+    assert "training input: 2000 faces a side at 32 px" in result.stdout
     assert list(tmp_path.iterdir()) == []  # its scratch folder removed
