@@ -30,8 +30,9 @@ import cv2
 import numpy as np
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import alignments_document, timeline, write_alignments, write_timeline
+from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.rules import VERDICTS, write_verdicts
+from faceswap.faces.timeline_file import timeline, write_timeline
 from faceswap.media.imageset import ShardWriter, encode_jpeg
 
 REPO = Path(__file__).resolve().parents[1]

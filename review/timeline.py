@@ -12,7 +12,8 @@ from fractions import Fraction
 import numpy as np
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import missing_stretches, open_alignments, read_timeline
+from faceswap.faces.alignments_file import missing_stretches, open_alignments
+from faceswap.faces.timeline_file import read_timeline
 
 LETTERS = {"detected": "d", "recovered": "r", "missing": "m", "excluded": "x"}
 

@@ -24,17 +24,11 @@ import numpy as np
 from faceswap.core import cli, params, paths
 from faceswap.core.atomic import atomic_dir, write_json
 from faceswap.core.workers import map_in_workers
-from faceswap.faces.alignments_file import (
-    alignments_document,
-    coverage,
-    missing_stretches,
-    timeline,
-    write_alignments,
-    write_timeline,
-)
+from faceswap.faces.alignments_file import alignments_document, coverage, missing_stretches, write_alignments
 from faceswap.faces.geometry import aligned_face, apply, box_in_crop, crop_to_frame
 from faceswap.faces.landmarks import LandmarkModel, alignment_transform, hull_mask
 from faceswap.faces.stabilise import Stabiliser
+from faceswap.faces.timeline_file import timeline, write_timeline
 from faceswap.media.contact_sheet import write_contact_sheet
 from faceswap.media.cuts import cut_frames, shot_numbers
 from faceswap.media.imageset import ShardWriter, decode_image, encode_jpeg, encode_png, iter_index, iter_samples

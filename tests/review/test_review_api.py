@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from faceswap.core import paths
-from faceswap.faces.alignments_file import alignments_document, timeline, write_alignments, write_timeline
+from faceswap.faces.alignments_file import alignments_document, write_alignments
 from faceswap.faces.pose import yaw_degrees
 from faceswap.faces.rules import VERDICTS, read_exclusions, write_verdicts
+from faceswap.faces.timeline_file import timeline, write_timeline
 from faceswap.media.imageset import ShardWriter, encode_jpeg, iter_samples, read_index, ustar_members
 from faceswap.media.index_columns import read_columns
 from faceswap.media.shard_reader import ShardReader

@@ -17,11 +17,9 @@ from faceswap.faces.alignments_file import (
     missing_stretches,
     open_alignments,
     read_alignments,
-    read_timeline,
-    timeline,
     write_alignments,
-    write_timeline,
 )
+from faceswap.faces.timeline_file import read_timeline, timeline, write_timeline
 
 VIDEOS = {"a": {"sample_rate": "24/1", "width": 64, "height": 48, "frames": 4},
           "b": {"sample_rate": "30/1", "width": 64, "height": 48, "frames": 3}}
