@@ -88,6 +88,14 @@ def write_target(root: Path, frames: int, seed: int = 0) -> None:
         "target", videos, faces, {"aligned_size": 64, "padding": 0.1, "max_gap": 12, "smoothing_window": 5}))
     (root / paths.timeline("target")).parent.mkdir(parents=True, exist_ok=True)
     write_timeline(root / paths.timeline("target"), timeline(written))
+    crops = root / paths.stage_output("crops", "target")  # the timeline reads the target's exclusions through them
+    jpeg = encode_jpeg(np.zeros((8, 8, 3), np.uint8))
+    with ShardWriter(crops, "crops") as writer:
+        for i in range(1, frames):
+            if i % 50:
+                writer.add(f"film_{i:06d}_0", {"jpg": jpeg}, {"video": "film", "frame": i, "score": 0.9,
+                                                              "box": [800.0, 300.0, 200.0, 200.0]})
+    (crops / paths.VIDEOS_FILE).write_text(json.dumps(videos))
 
 
 BROWSER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # keeps the server's token cookie
