@@ -61,7 +61,6 @@ class FacePasses:
     def __init__(self, side: str, p, excluded: set[str]):
         self.side, self.p, self.crops = side, p, paths.stage_output("crops", side)
         self.context = Context(p, excluded)
-        self.removed = {rule.name: 0 for rule in RULES}
         self.verdicts = bytearray()  # per face of the index: its VERDICTS code, kept until a rule removes it
         self.candidate_at = array("q")  # per candidate (a face that passed screening): its place in the index
         self.plan = array("q")  # per candidate: the position of the candidate whose embedding stands for it
@@ -73,9 +72,7 @@ class FacePasses:
         matched = set()
         for place, face in enumerate(iter_index(self.crops)):
             rule = first_rule(SCREENING, face, self.side, self.context)
-            if rule:
-                self.removed[rule] += 1
-            else:
+            if not rule:
                 self.candidate_at.append(place)
             if rule == "excluded":
                 matched.add(face["key"])
@@ -117,12 +114,16 @@ class FacePasses:
             face["identity_distance"] = round(distance(self.embeddings[self.plan[position]], person), 4)
             rule = first_rule(MEASURED, {**face, "hash": self.hashes[position]}, self.side, self.context)
             if rule:
-                self.removed[rule] += 1
                 self.verdicts[self.candidate_at[position]] = VERDICTS.index(rule)
                 continue
             self.context.last_hash[face["video"]] = self.hashes[position]
             self.distances.append(face["identity_distance"])
             yield face
+
+    @property
+    def removed(self) -> dict[str, int]:
+        """How many faces each rule removed, from the verdicts."""
+        return {rule.name: self.verdicts.count(VERDICTS.index(rule.name)) for rule in RULES}
 
     def report(self, kept: int, references: list[str]) -> dict:
         return {"faces_in": len(self.verdicts), "faces_kept": kept, "removed": self.removed,
